@@ -7,12 +7,16 @@ carry enough evidence for a person to check the finding by eye.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from detectors.periods import period_at, period_index
 from detectors.severity import Severity
 
-__all__ = ["MonthlySeries", "DiscreteEvent", "Detection", "Evidence"]
+__all__ = ["MonthlySeries", "MonthlyTable", "DiscreteEvent", "Detection", "Evidence", "History", "FIELDS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +28,8 @@ class MonthlySeries:
     """
 
     metric: str
-    periods: tuple[str, ...]
-    values: tuple[float, ...]
+    periods: Sequence[str]
+    values: Sequence[float]
 
     def __post_init__(self) -> None:
         if len(self.periods) != len(self.values):
@@ -100,3 +104,97 @@ class Detection:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.enterprise_id, self.signal, self.start_period)
+
+
+# Numeric fields kept per monthly record kind, in this order.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "headcount": ("insured", "joined", "left"),
+    "housing_fund": ("contributors", "amount"),
+    "utility.electricity": ("amount",),
+    "utility.water": ("amount",),
+    "utility.gas": ("amount",),
+}
+
+
+class MonthlyTable:
+    """One record kind of one enterprise: sorted month indices and a value matrix.
+
+    Kept as two small arrays rather than dicts of dicts because the daemon
+    holds tens of thousands of these in memory; a correction overwrites its
+    row, a late month is inserted in place.
+    """
+
+    __slots__ = ("fields", "index", "values")
+
+    def __init__(self, fields: tuple[str, ...], index: np.ndarray | None = None,
+                 values: np.ndarray | None = None) -> None:
+        self.fields = fields
+        self.index = index if index is not None else np.empty(0, dtype=np.int32)
+        self.values = values if values is not None else np.empty((0, len(fields)))
+
+    @classmethod
+    def from_records(cls, kind: str, records: Mapping[str, Mapping[str, Any]]) -> MonthlyTable:
+        fields = FIELDS[kind]
+        periods = sorted(records)
+        index = np.array([period_index(p) for p in periods], dtype=np.int32)
+        values = np.array([[float(records[p][f]) for f in fields] for p in periods], dtype=float)
+        return cls(fields, index, values.reshape(len(periods), len(fields)))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def upsert(self, period: str, data: Mapping[str, Any]) -> None:
+        i = period_index(period)
+        row = [float(data[f]) for f in self.fields]
+        n = len(self.index)
+        if n == 0 or i > self.index[-1]:
+            self.index = np.append(self.index, np.int32(i))
+            self.values = np.vstack([self.values, row])
+            return
+        pos = int(np.searchsorted(self.index, i))
+        if pos < n and self.index[pos] == i:
+            self.values[pos] = row
+        else:
+            self.index = np.insert(self.index, pos, i)
+            self.values = np.insert(self.values, pos, row, axis=0)
+
+    def trim(self, keep_months: int) -> None:
+        """Forget months older than ``keep_months`` before the latest: memory stays flat."""
+        if len(self.index) and self.index[-1] - self.index[0] >= keep_months:
+            cut = int(np.searchsorted(self.index, self.index[-1] - keep_months + 1))
+            self.index, self.values = self.index[cut:], self.values[cut:]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.fields.index(name)]
+
+    def periods(self) -> list[str]:
+        return [period_at(int(i)) for i in self.index]
+
+    def last_period(self) -> str | None:
+        return period_at(int(self.index[-1])) if len(self.index) else None
+
+
+@dataclass(slots=True)
+class History:
+    """Everything the detectors may look at for one enterprise.
+
+    ``monthly`` maps a record kind ("headcount", "utility.electricity",
+    "housing_fund", ...) to its table; ``discrete`` holds the court cases,
+    listings and register changes in no particular order.
+    """
+
+    enterprise_id: str
+    monthly: dict[str, MonthlyTable] = field(default_factory=dict)
+    discrete: list[DiscreteEvent] = field(default_factory=list)
+
+    @classmethod
+    def from_records(cls, enterprise_id: str, monthly: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+                     discrete: Sequence[DiscreteEvent] = ()) -> History:
+        """Build from plain ``{kind: {period: data}}`` records (tests, backtests)."""
+        tables = {k: MonthlyTable.from_records(k, recs) for k, recs in (monthly or {}).items()}
+        return cls(enterprise_id, tables, list(discrete))
+
+    def last_period(self) -> str | None:
+        periods = [t.last_period() for t in self.monthly.values() if len(t)]
+        periods += [e.period for e in self.discrete]
+        return max(periods) if periods else None

@@ -19,7 +19,7 @@ def check_character(body: str) -> str:
     if len(body) != 17:
         raise ValueError(f"USCC body must be 17 characters, got {len(body)}")
     try:
-        total = sum(_VALUE[c] * w for c, w in zip(body, WEIGHTS))
+        total = sum(_VALUE[c] * w for c, w in zip(body, WEIGHTS, strict=True))
     except KeyError as exc:
         raise ValueError(f"character {exc.args[0]!r} is not in the USCC alphabet") from None
     return ALPHABET[(31 - total % 31) % 31]

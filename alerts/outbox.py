@@ -1,0 +1,138 @@
+"""The sender: delivers pending outbox rows and records each channel's result.
+
+Each delivery is claimed, sent and recorded on its own, in its own short
+transaction: a crash between sending and recording re-sends at most that one
+message, with the same alert id, which webhook receivers use to drop the
+duplicate. Channels are sent concurrently so one slow or dead channel does not
+hold up the others. A failure is retried with exponential backoff; after the
+last attempt the row is marked ``failed`` and stays visible in
+``loanwatch alerts --failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.backoff import next_attempt_delay
+from alerts.channels import ChannelResult, deliver
+from alerts.identity import channel_key
+from alerts.render import render
+from alerts.views import view_from_dict
+from alerts.webhook import webhook_payload
+from monitor.store.models import Delivery
+
+__all__ = ["DispatchStats", "dispatch_due", "DeliverySettings"]
+
+log = logging.getLogger("loanwatch.delivery")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    max_attempts: int = 8
+    backoff_base_seconds: float = 30.0
+    backoff_cap_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+    workers: int = 8
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+
+
+def dispatch_due(
+    sessions: sessionmaker[Session],
+    channels_by_bank: Mapping[str, tuple[str, ...]],
+    settings: DeliverySettings,
+    *,
+    now: datetime | None = None,
+    limit: int = 200,
+    send: Callable[..., ChannelResult] = deliver,
+) -> DispatchStats:
+    """One pass over the deliveries that are due; returns what happened."""
+    now = now or datetime.now(UTC)
+    stats = DispatchStats()
+    with sessions() as s:
+        due = s.scalars(
+            select(Delivery)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.id)
+            .limit(limit)
+        ).all()
+        jobs = [(d.id, d.bank_id, d.channel_key, d.payload) for d in due]
+    if not jobs:
+        return stats
+
+    def attempt(job):
+        delivery_id, bank_id, key, payload = job
+        url = next((u for u in channels_by_bank.get(bank_id, ()) if channel_key(u) == key), None)
+        if url is None:
+            return (
+                delivery_id,
+                ChannelResult(False, "channel is no longer configured for this bank", "?"),
+                True,
+            )
+        try:
+            view = view_from_dict(payload)
+            result = send(url, render(view), webhook_payload(view), timeout=settings.timeout_seconds)
+        except Exception as exc:  # a bug in rendering must not stop the sender
+            log.exception("delivery %s could not be rendered", delivery_id)
+            return delivery_id, ChannelResult(False, f"render error: {exc}", "?"), True
+        return delivery_id, result, False
+
+    with ThreadPoolExecutor(max_workers=max(1, min(settings.workers, len(jobs)))) as pool:
+        outcomes = list(pool.map(attempt, jobs))
+    for delivery_id, result, permanent in outcomes:
+        with sessions.begin() as s:
+            d = s.get(Delivery, delivery_id)
+            if d is None or d.status != "pending":
+                continue
+            d.attempts += 1
+            if result.ok:
+                d.status, d.sent_at, d.last_error = "sent", datetime.now(UTC), None
+                stats.sent += 1
+                log.info("delivered alert=%s kind=%s channel=%s", d.alert_id, d.kind, d.channel)
+            elif permanent or d.attempts >= settings.max_attempts:
+                d.status, d.last_error = "failed", result.error
+                stats.failed += 1
+                stats.errors.append(f"{d.alert_id} {d.channel}: {result.error}")
+                log.error(
+                    "gave up alert=%s channel=%s after %d attempts: %s",
+                    d.alert_id,
+                    d.channel,
+                    d.attempts,
+                    result.error,
+                )
+            else:
+                delay = next_attempt_delay(
+                    d.attempts, base=settings.backoff_base_seconds, cap=settings.backoff_cap_seconds
+                )
+                d.next_attempt_at, d.last_error = _utc(now) + timedelta(seconds=delay), result.error
+                stats.retrying += 1
+                log.warning(
+                    "delivery failed alert=%s channel=%s attempt=%d, retry in %.0fs: %s",
+                    d.alert_id,
+                    d.channel,
+                    d.attempts,
+                    delay,
+                    result.error,
+                )
+    return stats

@@ -1,0 +1,133 @@
+"""The default detector set and how configuration overrides it.
+
+Each signal has a detector class and default settings; ``[detectors.<signal>]``
+in config.toml may override any constructor keyword (and ``enabled``). The
+defaults are written here once, so the daemon, the backtest and the
+``changepoints`` command run the very same detectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from detectors.level_shift import LevelShiftDetector
+from detectors.rate_change import RateChangeDetector
+from detectors.records import Detection, History
+from detectors.rules import ListingRule, OneOffRule
+from detectors.severity import Severity
+
+__all__ = ["DEFAULTS", "DetectorSet", "build_detectors", "validate_settings", "SIGNALS"]
+
+_LEVEL = LevelShiftDetector
+_RATE = RateChangeDetector
+_LIST = ListingRule
+_ONE = OneOffRule
+
+DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
+    "headcount_drop": (_LEVEL, dict(metric="insured", direction="down", severity_steps=(0.15, 0.25, 0.4, 0.6),
+                                    min_absolute_change=3.0)),
+    "departure_rate_rise": (_LEVEL, dict(metric="departure_rate", direction="up",
+                                         severity_steps=(0.5, 1.0, 2.0, 3.0), min_absolute_change=0.01,
+                                         count_check=True, relative_floor=0.005)),
+    "electricity_drop": (_LEVEL, dict(metric="electricity", direction="down", severity_steps=(0.2, 0.35, 0.5, 0.7))),
+    "water_drop": (_LEVEL, dict(metric="water", direction="down", severity_steps=(0.2, 0.35, 0.5, 0.7))),
+    "gas_drop": (_LEVEL, dict(metric="gas", direction="down", severity_steps=(0.2, 0.35, 0.5, 0.7))),
+    "housing_fund_drop": (_LEVEL, dict(metric="hf_contributors", direction="down",
+                                       severity_steps=(0.15, 0.25, 0.4, 0.6), min_absolute_change=3.0)),
+    "lawsuit_surge": (_RATE, dict(event_type="lawsuit", role="defendant", key_field="case_no",
+                                  severity_counts=(3, 4, 5, 8))),
+    "penalty_surge": (_RATE, dict(event_type="penalty", key_field="decision_no", severity_counts=(3, 5, 8, 12))),
+    "dishonest_debtor_listed": (_LIST, dict(event_type="dishonest_debtor", on="listed", off="removed",
+                                            key_field="case_no", severity=Severity.CRITICAL)),
+    "consumption_restriction": (_LIST, dict(event_type="consumption_restriction", on="issued", off="lifted",
+                                            key_field="case_no", severity=Severity.CRITICAL)),
+    "abnormal_operation_listed": (_LIST, dict(event_type="abnormal_operation", on="listed", off="removed",
+                                              key_field=None, severity=Severity.HIGH)),
+    "tax_arrears": (_ONE, dict(event_type="tax_arrears", severity=Severity.MEDIUM, amount_high=1_000_000.0)),
+    "legal_representative_change": (_ONE, dict(event_type="registration_change", severity=Severity.MEDIUM,
+                                               field="field", value="legal_representative")),
+    "registered_capital_cut": (_ONE, dict(event_type="registration_change", severity=Severity.MEDIUM,
+                                          field="field", value="registered_capital", capital_cut=True)),
+}
+SIGNALS = tuple(DEFAULTS)
+
+# Structural settings an operator must not change: they define what the signal is.
+_FIXED = {"metric", "direction", "event_type", "role", "key_field", "on", "off", "field", "value", "capital_cut",
+          "engine"}
+
+
+def _tunable(cls: type) -> set[str]:
+    import inspect
+
+    if hasattr(cls, "__dataclass_fields__"):
+        names = set(cls.__dataclass_fields__)
+    else:
+        names = {p for p in inspect.signature(cls.__init__).parameters if p != "self"}
+    return names - _FIXED - {"signal"}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key == "severity":
+        return Severity.parse(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _make(signal: str, overrides: Mapping[str, Any]):
+    cls, defaults = DEFAULTS[signal]
+    kwargs = dict(defaults)
+    for key, value in overrides.items():
+        if key == "enabled":
+            continue
+        kwargs[key] = _coerce(key, value)
+    try:
+        return cls(signal=signal, **kwargs)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def validate_settings(signal: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Check one ``[detectors.<signal>]`` table by building the detector from it."""
+    if signal not in DEFAULTS:
+        raise ValueError(f"unknown signal {signal!r}; valid: {', '.join(SIGNALS)}")
+    allowed = _tunable(DEFAULTS[signal][0]) | {"enabled"}
+    for key in settings:
+        if key not in allowed:
+            raise ValueError(f"unknown setting {key!r}; valid: {', '.join(sorted(allowed))}")
+    if "enabled" in settings and not isinstance(settings["enabled"], bool):
+        raise ValueError("enabled must be true or false")
+    _make(signal, settings)
+    return dict(settings)
+
+
+@dataclass
+class DetectorSet:
+    """The detectors that run on every enterprise whose history changed."""
+
+    detectors: dict[str, Any]
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        return tuple(self.detectors)
+
+    def run(self, history: History) -> list[Detection]:
+        out: list[Detection] = []
+        for det in self.detectors.values():
+            out.extend(det.detect(history))
+        return out
+
+
+def build_detectors(settings: Mapping[str, Mapping[str, Any]] | None = None,
+                    only: Iterable[str] | None = None) -> DetectorSet:
+    settings = settings or {}
+    chosen = list(only) if only is not None else list(SIGNALS)
+    dets = {}
+    for signal in chosen:
+        s = settings.get(signal, {})
+        if s.get("enabled", True) is False:
+            continue
+        dets[signal] = _make(signal, s)
+    return DetectorSet(dets)

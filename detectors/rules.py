@@ -1,0 +1,129 @@
+"""Rules for the discrete events that are bad news on their own.
+
+A listing (dishonest debtor, consumption restriction, abnormal operation)
+stays active until the record says it was removed or lifted; the detection
+then disappears and the alert resolves. One-off facts (tax arrears announced,
+a new legal representative, a capital cut) are findings on the period they
+happened; the recency window decides whether they are still news.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detectors.exceptions import BadParameter
+from detectors.records import Detection, DiscreteEvent, Evidence, History
+from detectors.severity import Severity
+
+__all__ = ["ListingRule", "OneOffRule", "RULE_KINDS"]
+
+RULE_KINDS = ("listing", "one_off")
+
+
+def _event_dict(e: DiscreteEvent) -> dict:
+    return {"period": e.period, "occurred_at": e.occurred_at, "type": e.type, **e.data}
+
+
+@dataclass(frozen=True)
+class ListingRule:
+    """Active while the latest record for the same key says it is on.
+
+    Example
+    -------
+    >>> ev = [DiscreteEvent("dishonest_debtor", "2024-05-02T10:00:00+08:00", "2024-05",
+    ...                     {"status": "listed", "case_no": "(2024)粤03执123号"})]
+    >>> [d.signal + ":" + d.severity.label for d in ListingRule(
+    ...     signal="dishonest_debtor_listed", event_type="dishonest_debtor", on="listed",
+    ...     off="removed", key_field="case_no", severity=Severity.CRITICAL).detect(History("X", discrete=ev))]
+    ['dishonest_debtor_listed:critical']
+    """
+
+    signal: str
+    event_type: str
+    on: str
+    off: str
+    key_field: str | None
+    severity: Severity
+
+    def detect(self, history: History) -> list[Detection]:
+        latest: dict[str, list[DiscreteEvent]] = {}
+        for e in sorted(history.discrete, key=lambda e: e.occurred_at):
+            if e.type != self.event_type or e.data.get("status") not in (self.on, self.off):
+                continue
+            key = str(e.data.get(self.key_field, "")) if self.key_field else ""
+            spell = latest.setdefault(key, [])
+            if e.data["status"] == self.off:
+                spell.clear()
+            else:
+                spell.append(e)
+        out: dict[str, Detection] = {}
+        for spell in latest.values():
+            if not spell:
+                continue
+            start = spell[0]
+            if start.period in out:  # two cases listed the same month: one finding with both
+                prev = out[start.period]
+                events = prev.evidence.events + tuple(_event_dict(e) for e in spell)
+                out[start.period] = _finding(history.enterprise_id, self.signal, start.period, self.severity, events)
+            else:
+                out[start.period] = _finding(history.enterprise_id, self.signal, start.period, self.severity,
+                                             tuple(_event_dict(e) for e in spell))
+        return list(out.values())
+
+
+def _finding(eid: str, signal: str, period: str, severity: Severity, events: tuple[dict, ...]) -> Detection:
+    return Detection(eid, signal, period, "event", severity,
+                     Evidence(None, None, None, "event", events=events))
+
+
+@dataclass(frozen=True)
+class OneOffRule:
+    """A finding per period in which a matching event happened.
+
+    ``field`` / ``value`` select registration changes (e.g. field ==
+    "legal_representative"); ``amount_high`` raises the severity to high for
+    amounts at or above it; ``capital_cut`` turns the rule into "registered
+    capital went down", graded by the size of the cut.
+    """
+
+    signal: str
+    event_type: str
+    severity: Severity
+    field: str | None = None
+    value: str | None = None
+    amount_high: float | None = None
+    capital_cut: bool = False
+
+    def __post_init__(self) -> None:
+        if self.capital_cut and self.event_type != "registration_change":
+            raise BadParameter("capital_cut applies to registration_change events only")
+
+    def _grade(self, e: DiscreteEvent) -> Severity | None:
+        if self.capital_cut:
+            try:
+                before, after = float(e.data["before"]), float(e.data["after"])
+            except (KeyError, TypeError, ValueError):
+                return None
+            if before <= 0 or after >= before:
+                return None
+            cut = 1.0 - after / before
+            return Severity.HIGH if cut >= 0.5 else Severity.MEDIUM if cut >= 0.2 else Severity.LOW
+        if self.amount_high is not None and float(e.data.get("amount", 0) or 0) >= self.amount_high:
+            return max(self.severity, Severity.HIGH)
+        return self.severity
+
+    def detect(self, history: History) -> list[Detection]:
+        by_period: dict[str, list[DiscreteEvent]] = {}
+        grades: dict[str, Severity] = {}
+        for e in sorted(history.discrete, key=lambda e: e.occurred_at):
+            if e.type != self.event_type:
+                continue
+            if self.field is not None and e.data.get(self.field) != self.value:
+                continue
+            grade = self._grade(e)
+            if grade is None:
+                continue
+            by_period.setdefault(e.period, []).append(e)
+            grades[e.period] = max(grades.get(e.period, grade), grade)
+        return [_finding(history.enterprise_id, self.signal, p, grades[p], tuple(_event_dict(e) for e in evs))
+                for p, evs in by_period.items()]

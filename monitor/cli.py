@@ -1,0 +1,426 @@
+"""The ``loanwatch`` command: a thin layer over ``monitor.app.Loanwatch``.
+
+Options are parsed here, one library object is built, and library errors are
+turned into click errors with a clear message and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from monitor.config import Config, ConfigError, default_config_path, load_config
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _config(ctx: click.Context) -> Config:
+    obj = ctx.find_root().obj
+    if "config" not in obj:
+        try:
+            obj["config"] = load_config(obj["config_path"])
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    return obj["config"]
+
+
+def _app(ctx: click.Context, **kwargs):
+    from monitor.app import Loanwatch
+
+    try:
+        return Loanwatch(_config(ctx), **kwargs)
+    except Exception as exc:  # store unreachable, bad URL, failed migration
+        raise click.ClickException(f"cannot open the store: {exc}") from None
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group()
+@click.option("--config", "config_path", default=None, metavar="PATH",
+              help="Configuration file (default ./config.toml, or $LOANWATCH_CONFIG).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Loanwatch: post-loan risk monitoring and alerting for banks."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path or default_config_path()
+
+
+# -- ingest / run ----------------------------------------------------------------
+def _print_summary(stats, delivery, as_json: bool) -> None:
+    data = stats.to_dict()
+    data["deliveries"] = {"sent": delivery.sent, "retrying": delivery.retrying, "failed": delivery.failed}
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(f"accepted    {data['accepted']}")
+    click.echo(f"duplicates  {data['duplicates']}")
+    click.echo(f"rejected    {data['rejected_total']}")
+    for reason, n in data["rejected"].items():
+        click.echo(f"  {reason:<22}{n}")
+    click.echo(f"alerts      {sum(data['alerts'].values())}")
+    for kind, n in data["alerts"].items():
+        click.echo(f"  {kind:<22}{n}")
+    click.echo(f"deliveries  sent {delivery.sent}, retrying {delivery.retrying}, failed {delivery.failed}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--no-deliver", is_flag=True, help="Record alerts in the outbox but do not send them now.")
+@click.pass_context
+def ingest(ctx, files, as_json, no_deliver):
+    """Process JSONL event FILES (or - for stdin), deliver what they raise, print a summary, exit."""
+    for f in files:
+        if f != "-" and not Path(f).is_file():
+            raise click.ClickException(f"{f}: no such file")
+    app = _app(ctx)
+    try:
+        stats = app.ingest_files(files)
+        from alerts.outbox import DispatchStats
+
+        delivery = DispatchStats() if no_deliver else app.deliver_all_due()
+    finally:
+        app.close()
+    _print_summary(stats, delivery, as_json)
+    if delivery.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
+@click.option("--spool", "spool_dir", default=None, metavar="DIR",
+              help="Spool directory to watch (default: global.spool_dir).")
+@click.option("--once", is_flag=True, help="Exit when the spool directory is empty instead of polling.")
+@click.pass_context
+def run(ctx, files, spool_dir, once):
+    """Run the daemon: ingest FILES (or - for stdin), then watch the spool directory and deliver alerts.
+
+    Stops cleanly on SIGTERM or Ctrl-C; SIGHUP reloads the configuration.
+    """
+    config = _config(ctx)
+    spool = spool_dir or config.spool_dir
+    Path(spool).mkdir(parents=True, exist_ok=True)
+    app = _app(ctx)
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    logging.getLogger("loanwatch").info("watching %s; store %s", spool, _safe_url(config.store))
+    path = ctx.find_root().obj["config_path"]
+    try:
+        stats = app.run(spool_dir=spool, files=files, reload=lambda: load_config(path), idle_exit=once)
+    finally:
+        app.close()
+    click.echo(json.dumps(stats.to_dict(), ensure_ascii=False), err=True)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable store URL>"
+
+
+# -- change points -----------------------------------------------------------------
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True))
+@click.option("--out", "out", default="-", type=click.Path(allow_dash=True),
+              help="Where to write {name: [indices]} (default stdout).")
+def changepoints(files, out):
+    """Run the default change-point engine on series FILES (TCPD JSON format, or directories of them).
+
+    Writes {"name": [indices]}: the 0-based index where each new segment starts.
+    """
+    from monitor.tcpd import run_changepoints
+
+    paths = []
+    for f in files:
+        p = Path(f)
+        paths.extend(sorted(p.glob("*.json")) if p.is_dir() else [p])
+    try:
+        result = run_changepoints([str(p) for p in paths])
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(str(exc)) from None
+    text = json.dumps(result, indent=1, sort_keys=True)
+    if out == "-":
+        click.echo(text)
+    else:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+
+
+# -- watchlists ---------------------------------------------------------------------
+@cli.group()
+def watchlist():
+    """Manage a bank's watchlist (its loans to monitored enterprises)."""
+
+
+def _policy(ctx, bank_id: str):
+    from monitor.pipeline import policies_from_config
+
+    config = _config(ctx)
+    policies = policies_from_config(config)
+    if bank_id not in policies:
+        valid = ", ".join(policies) or "(none configured)"
+        raise click.ClickException(f"unknown bank {bank_id!r}; banks in {config.path}: {valid}")
+    return policies[bank_id]
+
+
+def _report_new_alerts(changes) -> None:
+    if changes:
+        click.echo(f"{len(changes)} current finding(s) alerted for newly watched enterprises")
+
+
+@watchlist.command("import")
+@click.argument("bank")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--replace", is_flag=True, help="Remove the bank's loans that are not in the file.")
+@click.pass_context
+def watchlist_import(ctx, bank, csv_file, replace):
+    """Import BANK's loans from CSV_FILE (enterprise_id,loan_id,exposure,due_date,relationship_manager,name).
+
+    The whole file is checked first; any bad row is reported by line number and nothing is imported.
+    """
+    from alerts.watchlist import WatchlistError, add_entries, parse_watchlist_csv
+
+    policy = _policy(ctx, bank)
+    try:
+        rows = parse_watchlist_csv(Path(csv_file).read_text(encoding="utf-8"), source=csv_file)
+    except WatchlistError as exc:
+        for e in exc.errors:
+            click.echo(e, err=True)
+        raise click.ClickException(f"{csv_file}: {len(exc.errors)} problem(s); nothing imported") from None
+    app = _app(ctx)
+    try:
+        with app.sessions.begin() as s:
+            n, changes = add_entries(s, policy, rows, now=app.clock(),
+                                     recent_window=app.config.recent_window_months, replace=replace)
+        app.deliver_all_due()
+    finally:
+        app.close()
+    click.echo(f"imported {n} loan(s) for {bank}")
+    _report_new_alerts(changes)
+
+
+@watchlist.command("add")
+@click.argument("bank")
+@click.argument("enterprise_id")
+@click.option("--loan-id", required=True)
+@click.option("--exposure", required=True, help="Outstanding amount in CNY.")
+@click.option("--due-date", required=True, help="YYYY-MM-DD")
+@click.option("--manager", "relationship_manager", default="", help="Relationship manager.")
+@click.option("--name", default="", help="Enterprise name.")
+@click.pass_context
+def watchlist_add(ctx, bank, enterprise_id, loan_id, exposure, due_date, relationship_manager, name):
+    """Add (or update) one loan of BANK to ENTERPRISE_ID."""
+    from alerts.watchlist import add_entries, check_row
+
+    policy = _policy(ctx, bank)
+    row, errors = check_row({"enterprise_id": enterprise_id, "loan_id": loan_id, "exposure": exposure,
+                             "due_date": due_date, "relationship_manager": relationship_manager, "name": name},
+                            "arguments")
+    if errors:
+        raise click.ClickException("; ".join(errors))
+    app = _app(ctx)
+    try:
+        with app.sessions.begin() as s:
+            _, changes = add_entries(s, policy, [row], now=app.clock(),
+                                     recent_window=app.config.recent_window_months)
+        app.deliver_all_due()
+    finally:
+        app.close()
+    click.echo(f"{bank} now watches {row.enterprise_id} (loan {row.loan_id})")
+    _report_new_alerts(changes)
+
+
+@watchlist.command("remove")
+@click.argument("bank")
+@click.argument("enterprise_id", required=False)
+@click.option("--loan-id", default=None, help="Remove only this loan.")
+@click.pass_context
+def watchlist_remove(ctx, bank, enterprise_id, loan_id):
+    """Stop watching ENTERPRISE_ID for BANK (all its loans, or --loan-id)."""
+    from alerts.watchlist import remove_entries
+
+    _policy(ctx, bank)
+    if not enterprise_id and not loan_id:
+        raise click.UsageError("give an ENTERPRISE_ID or --loan-id")
+    app = _app(ctx)
+    try:
+        with app.sessions.begin() as s:
+            n = remove_entries(s, bank, enterprise_id=enterprise_id, loan_id=loan_id)
+    finally:
+        app.close()
+    if n == 0:
+        raise click.ClickException("nothing matched: no such loan on this bank's watchlist")
+    click.echo(f"removed {n} loan(s) from {bank}")
+
+
+@watchlist.command("list")
+@click.argument("bank")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def watchlist_list(ctx, bank, as_json):
+    """List BANK's watchlist."""
+    from alerts.watchlist import list_entries
+
+    _policy(ctx, bank)
+    app = _app(ctx)
+    try:
+        with app.sessions() as s:
+            rows = [{"enterprise_id": e.enterprise_id, "loan_id": e.loan_id, "exposure": e.exposure,
+                     "due_date": e.due_date.isoformat() if e.due_date else None,
+                     "relationship_manager": e.relationship_manager, "name": e.name}
+                    for e in list_entries(s, bank)]
+    finally:
+        app.close()
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['enterprise_id']}  {r['loan_id']:<16} {r['exposure']:>14,.0f}  {r['due_date']}  "
+                   f"{r['relationship_manager'] or '':<8} {r['name'] or ''}")
+    click.echo(f"{len(rows)} loan(s)", err=True)
+
+
+# -- alerts and rejected events ---------------------------------------------------------
+@cli.command()
+@click.option("--bank", default=None, help="Only this bank's alerts.")
+@click.option("--status", type=click.Choice(["open", "resolved"]), default=None)
+@click.option("--failed", "failed_only", is_flag=True, help="Only alerts with a delivery that finally failed.")
+@click.option("--limit", default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def alerts(ctx, bank, status, failed_only, limit, as_json):
+    """List alerts with their delivery status per channel."""
+    if bank:
+        _policy(ctx, bank)
+    app = _app(ctx)
+    try:
+        rows = app.alerts(bank_id=bank, status=status, failed_only=failed_only, limit=limit)
+    finally:
+        app.close()
+    if as_json:
+        _echo_json(rows)
+        return
+    for a in rows:
+        ds = a["deliveries"]
+        dsum = ", ".join(f"{d['channel']}: {d['status']}" + (f" ({d['last_error']})" if d["last_error"] else "")
+                         for d in ds) or "no channels"
+        click.echo(f"{a['alert_id']}  {a['bank_id']:<8} {a['severity']:<8} {a['status']:<8} {a['signal']:<26} "
+                   f"{a['change_period']}  {a['enterprise_id']} {a['enterprise_name'] or ''}")
+        click.echo(f"    {dsum}")
+    click.echo(f"{len(rows)} alert(s)", err=True)
+
+
+@cli.command()
+@click.option("--reason", default=None, help="Only this rejection reason.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def rejected(ctx, reason, limit, as_json):
+    """List rejected events (the dead-letter store) with their reasons."""
+    app = _app(ctx)
+    try:
+        counts, rows = app.rejected(reason=reason, limit=limit)
+    finally:
+        app.close()
+    if as_json:
+        _echo_json({"counts": counts, "events": rows})
+        return
+    for reason_, n in sorted(counts.items()):
+        click.echo(f"{reason_:<22}{n}")
+    for r in rows:
+        click.echo(f"#{r['id']} {r['location'] or '-'}  {r['reason']}: {r['detail']}")
+
+
+# -- config ------------------------------------------------------------------------------
+@cli.group("config")
+def config_group():
+    """Check the configuration."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx):
+    """Validate the config file offline and list what it found."""
+    from alerts.channels import redact, validate_url
+
+    config = _config(ctx)
+    problems = []
+    click.echo(f"config {config.path}: OK as TOML and schema")
+    click.echo(f"store  {_safe_url(config.store)}")
+    click.echo(f"spool  {config.spool_dir}")
+    from detectors.registry import build_detectors
+
+    click.echo("signals " + ", ".join(build_detectors(config.detectors).signals))
+    for b in config.banks:
+        click.echo(f"bank {b.id}: {b.name} ({b.locale}), min severity {b.min_severity.label}, "
+                   f"{len(b.channels)} channel(s)")
+        for i, url in enumerate(b.channels):
+            err = validate_url(url)
+            click.echo(f"    {redact(url)}" + (f"  ERROR: {err}" if err else ""))
+            if err:
+                problems.append(f"banks[{b.id}].channels[{i}]: {err}")
+    if problems:
+        raise click.ClickException("; ".join(problems))
+
+
+# -- simulation and demo ---------------------------------------------------------------------
+@cli.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--enterprises", default=300, show_default=True)
+@click.option("--months", default=36, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--bad-events", "bad_share", default=0.002, show_default=True, help="Share of malformed lines.")
+def simulate(out_dir, enterprises, months, seed, bad_share):
+    """Write a synthetic portfolio (events, three banks' watchlists, ground truth) to OUT."""
+    from monitor.simulate import simulate as sim
+    from monitor.simulate import write_portfolio
+
+    portfolio = sim(n_enterprises=enterprises, months=months, seed=seed, bad_event_share=bad_share)
+    paths = write_portfolio(portfolio, out_dir)
+    for name, p in paths.items():
+        click.echo(f"{name:<12} {p}")
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="demo-out", show_default=True, type=click.Path(file_okay=False))
+@click.option("--enterprises", default=300, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--quiet", is_flag=True, help="Only the summary, not every alert.")
+@click.pass_context
+def demo(ctx, out_dir, enterprises, seed, quiet):
+    """Simulate a portfolio and run it through the daemon, printing alerts as they are raised."""
+    from monitor.demo import run_demo
+
+    run_demo(_config(ctx), Path(out_dir), enterprises=enterprises, seed=seed, echo=click.echo, quiet=quiet)
+
+
+@cli.group()
+def db():
+    """Store maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx):
+    """Bring the store's schema up to date (also done on every start)."""
+    app = _app(ctx)
+    app.close()
+    click.echo(f"store is at the latest schema: {_safe_url(app.config.store)}")
+
+
+def main() -> None:  # pragma: no cover
+    cli(obj={})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""The SQLAlchemy store: models, engine and migrations."""

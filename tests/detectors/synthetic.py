@@ -1,0 +1,50 @@
+"""Seeded synthetic monthly histories for detector tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.periods import period_range
+from detectors.records import History
+from detectors.seasonal import cny_weights
+
+EID = "91440300MA5F00000X"
+
+
+def headcount_history(*, first="2022-01", last="2024-12", size=200, rate=0.02, seed=0, cny_spike=3.0,
+                      decline_from: str | None = None, decline_rate=0.06, shrink=0.04) -> History:
+    """Healthy firm with post-festival departure spikes refilled by joiners;
+    optionally a deterioration (more leavers, fewer joiners) from ``decline_from``."""
+    rng = np.random.default_rng(seed)
+    records = {}
+    insured = size
+    bad = False
+    for p in period_range(first, last):
+        if decline_from and p >= decline_from:
+            bad = True
+        _, back = cny_weights(p)
+        r = rate * (1 + (cny_spike - 1) * min(1.0, back * 1.5)) if not bad else decline_rate
+        start = insured
+        left = int(rng.poisson(start * r))
+        if bad:
+            joined = int(rng.poisson(max(0.0, start * (r - shrink))))
+        else:
+            joined = int(rng.poisson(max(0.0, size - start + left)))
+        insured = max(1, start - left + joined)
+        records[p] = {"insured": insured, "joined": joined, "left": left}
+    return History.from_records(EID, {"headcount": records})
+
+
+def usage_history(*, first="2022-01", last="2024-12", level=100_000.0, noise=0.06, seed=0, dip=0.5,
+                  drop_from: str | None = None, drop=0.45, shock_at: str | None = None) -> History:
+    rng = np.random.default_rng(seed)
+    records = {}
+    for p in period_range(first, last):
+        shut, _ = cny_weights(p)
+        v = level * (1 - dip * shut) * (1 + rng.normal(0, noise))
+        if drop_from and p >= drop_from:
+            v *= 1 - drop
+        if shock_at and p == shock_at:
+            v *= 0.3
+        records[p] = {"amount": max(0.0, v), "unit": "kWh"}
+    return History.from_records(EID, {"utility.electricity": records})
