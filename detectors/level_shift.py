@@ -172,6 +172,13 @@ class LevelShiftDetector:
             return []
         before = float(np.median(episode.before))
         after = episode.after_level
+        if self.count_check and counts is not None and exposure is not None:
+            pooled = self._pooled(grid, keep, episode, counts, exposure)
+            if pooled is None:
+                return []
+            before, after, strength = pooled
+            if strength < self.min_count_lr:
+                return []
         change = after - before
         if (change >= 0) if self.direction == "down" else (change <= 0):
             return []
@@ -182,9 +189,6 @@ class LevelShiftDetector:
         if severity is None:
             return []
         start_pos = int(keep[episode.start])
-        if (self.count_check and counts is not None and exposure is not None
-                and not self._counts_confirm(grid, keep, episode, counts, exposure)):
-            return []
         after_idx = keep[episode.start:]
         yoy_before, yoy_after = self._yoy(y, after_idx)
         first_slice = max(0, len(grid) - 24)
@@ -243,7 +247,12 @@ class LevelShiftDetector:
                 level = sev
         return level
 
-    def _counts_confirm(self, grid, keep, episode, counts, exposure) -> bool:
+    def _pooled(self, grid, keep, episode, counts, exposure) -> tuple[float, float, float] | None:
+        """Rates before and after as pooled counts over exposure, and the Poisson evidence for the rise.
+
+        A median of monthly rates is 0 for a firm of twenty that loses one
+        person every few months; pooling the counts gives its real rate.
+        """
         c = dict(zip(counts.periods, counts.values))
         e = dict(zip(exposure.periods, exposure.values))
         before_periods = [grid[i] for i in keep[:episode.start]][-self.max_before_points:]
@@ -253,10 +262,11 @@ class LevelShiftDetector:
         a_left = sum(c.get(p, 0.0) for p in after_periods)
         a_exp = sum(e.get(p, 0.0) for p in after_periods)
         if b_exp <= 0 or a_exp <= 0:
-            return False
+            return None
         # half a leaver of prior so a firm with no leavers before is not infinitely surprised by one
         rate_before = (b_left + 0.5) / b_exp
-        return poisson_excess(a_left, rate_before * a_exp) >= self.min_count_lr
+        strength = poisson_excess(a_left, rate_before * a_exp)
+        return rate_before, a_left / a_exp, strength
 
     @staticmethod
     def _yoy(y: np.ndarray, after_idx: np.ndarray) -> tuple[float | None, float | None]:

@@ -68,6 +68,10 @@ class Evidence:
     excluded_periods: tuple[str, ...] = ()
     events: tuple[dict[str, Any], ...] = ()
     note: str = ""
+    # Other signals active on the enterprise that this severity took into account.
+    corroborated_by: tuple[str, ...] = ()
+    # Severity from the size of the change alone, before corroboration adjusted it.
+    base_severity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +84,8 @@ class Evidence:
             "excluded_periods": list(self.excluded_periods),
             "events": [dict(e) for e in self.events],
             "note": self.note,
+            "corroborated_by": list(self.corroborated_by),
+            "base_severity": self.base_severity,
             "series": {k: list(v) for k, v in self.series.items()},
         }
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.corroboration import corroborate
 from detectors.level_shift import LevelShiftDetector
 from detectors.rate_change import RateChangeDetector
 from detectors.records import Detection, History
@@ -44,7 +45,7 @@ DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
     "consumption_restriction": (_LIST, dict(event_type="consumption_restriction", on="issued", off="lifted",
                                             key_field="case_no", severity=Severity.CRITICAL)),
     "abnormal_operation_listed": (_LIST, dict(event_type="abnormal_operation", on="listed", off="removed",
-                                              key_field=None, severity=Severity.HIGH)),
+                                              key_field=None, severity=Severity.MEDIUM)),
     "tax_arrears": (_ONE, dict(event_type="tax_arrears", severity=Severity.MEDIUM, amount_high=1_000_000.0)),
     "legal_representative_change": (_ONE, dict(event_type="registration_change", severity=Severity.MEDIUM,
                                                field="field", value="legal_representative")),
@@ -105,9 +106,15 @@ def validate_settings(signal: str, settings: Mapping[str, Any]) -> dict[str, Any
 
 @dataclass
 class DetectorSet:
-    """The detectors that run on every enterprise whose history changed."""
+    """The detectors that run on every enterprise whose history changed.
+
+    ``corroboration_months``: findings that started within this many months
+    of the latest data corroborate each other (see ``detectors.corroboration``);
+    0 turns corroboration off and severities follow the size of each change alone.
+    """
 
     detectors: dict[str, Any]
+    corroboration_months: int = 12
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -117,11 +124,13 @@ class DetectorSet:
         out: list[Detection] = []
         for det in self.detectors.values():
             out.extend(det.detect(history))
+        if self.corroboration_months and out:
+            out = corroborate(out, as_of=history.last_period(), window_months=self.corroboration_months)
         return out
 
 
 def build_detectors(settings: Mapping[str, Mapping[str, Any]] | None = None,
-                    only: Iterable[str] | None = None) -> DetectorSet:
+                    only: Iterable[str] | None = None, corroboration_months: int = 12) -> DetectorSet:
     settings = settings or {}
     chosen = list(only) if only is not None else list(SIGNALS)
     dets = {}
@@ -130,4 +139,4 @@ def build_detectors(settings: Mapping[str, Mapping[str, Any]] | None = None,
         if s.get("enabled", True) is False:
             continue
         dets[signal] = _make(signal, s)
-    return DetectorSet(dets)
+    return DetectorSet(dets, corroboration_months)

@@ -24,7 +24,7 @@ class Severity(enum.IntEnum):
         return {1: "蓝", 2: "黄", 3: "橙", 4: "红"}[self.value]
 
     @classmethod
-    def parse(cls, text: str | "Severity") -> "Severity":
+    def parse(cls, text: str | Severity) -> Severity:
         if isinstance(text, Severity):
             return text
         try:
@@ -33,5 +33,5 @@ class Severity(enum.IntEnum):
             valid = ", ".join(s.label for s in cls)
             raise ValueError(f"unknown severity {text!r}; valid: {valid}") from None
 
-    def raised(self, steps: int = 1) -> "Severity":
+    def raised(self, steps: int = 1) -> Severity:
         return Severity(min(Severity.CRITICAL, max(Severity.LOW, self.value + steps)))

@@ -74,8 +74,8 @@ def run_demo(config: Config, out_dir: Path, *, enterprises: int, seed: int, echo
     try:
         policies = policies_from_config(cfg)
         for bank in portfolio.banks:
-            rows = parse_watchlist_csv(paths[f"watchlist_{bank}"].read_text(encoding="utf-8"),
-                                       str(paths[f"watchlist_{bank}"]))
+            rows = parse_watchlist_csv(paths[f"watchlist-{bank}"].read_text(encoding="utf-8"),
+                                       str(paths[f"watchlist-{bank}"]))
             with app.sessions.begin() as s:
                 add_entries(s, policies[bank], rows, now=app.clock(), recent_window=cfg.recent_window_months)
         stats = app.ingest_files([str(paths["events"])])

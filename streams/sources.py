@@ -78,14 +78,12 @@ class SpoolDirectory:
     pipeline drops the repeats by ``event_id``, so this is at-least-once
     reading with idempotent effects, like the Kafka path.
 
-    Example:
+    How the daemon uses it (``monitor.app.Loanwatch.run``)::
 
-    >>> spool = SpoolDirectory(tmp)  # doctest: +SKIP
-    >>> for file in spool.pending():  # doctest: +SKIP
-    ...     for location, line in spool.lines(file):
-    ...         pipeline.ingest(line, location=location)
-    ...     pipeline.commit()
-    ...     spool.mark_done(file)
+        spool = SpoolDirectory(path)
+        for file in spool.pending():
+            pipeline.process(spool.lines(file))  # commits batch by batch
+            spool.mark_done(file)
     """
 
     suffix = ".jsonl"

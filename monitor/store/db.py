@@ -7,7 +7,6 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -58,7 +57,6 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema; safe to call on every start (a no-op when current)."""
-    os.environ.setdefault("ALEMBIC_SKIP_LOGGING", "1")
     command.upgrade(alembic_config(engine), revision)
 
 

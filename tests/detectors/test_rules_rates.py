@@ -19,7 +19,7 @@ def ev(type_, period, day="15", **data):
 
 def run(events, only, monthly_last="2024-12"):
     h = History.from_records(EID, {"headcount": {monthly_last: {"insured": 10, "joined": 0, "left": 0}}}, events)
-    return build_detectors(only=only).run(h)
+    return build_detectors(only=only, corroboration_months=0).run(h)
 
 
 def test_dishonest_debtor_listing_is_critical_and_removal_resolves():
@@ -37,7 +37,7 @@ def test_consumption_restriction_and_abnormal_operation():
            ev("abnormal_operation", "2024-04", status="listed", reason="unreachable at address")]
     found = {d.signal: d for d in run(evs, ["consumption_restriction", "abnormal_operation_listed"])}
     assert found["consumption_restriction"].severity == Severity.CRITICAL
-    assert found["abnormal_operation_listed"].severity == Severity.HIGH
+    assert found["abnormal_operation_listed"].severity == Severity.MEDIUM
     evs.append(ev("abnormal_operation", "2024-09", status="removed", reason="filed"))
     assert [d.signal for d in run(evs, ["abnormal_operation_listed"])] == []
 

@@ -13,7 +13,7 @@ SEEDS = range(20)
 
 
 def run(history, signal):
-    return build_detectors(only=[signal]).run(history)
+    return build_detectors(only=[signal], corroboration_months=0).run(history)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -1,0 +1,76 @@
+"""Severity from corroboration across independent families of evidence.
+
+A firm that is sliding shows it in several places at once: people leave,
+the meters slow down, creditors sue. A healthy firm shows one thing at a
+time: it shrinks on purpose, changes its legal representative, pays a tax
+late. So a lone finding is reported one level below what its size alone
+says, a finding backed by one other family keeps its level, and one backed by
+two or more families is raised a level. Signals from the same family (a
+headcount drop and a housing-fund drop are the same people) do not
+corroborate each other. A court's dishonest-debtor listing or consumption
+restriction stands on its own and is never lowered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from detectors.periods import months_between
+from detectors.records import Detection
+
+__all__ = ["FAMILIES", "STANDALONE", "corroborate"]
+
+FAMILIES: dict[str, str] = {
+    "headcount_drop": "workforce",
+    "departure_rate_rise": "workforce",
+    "housing_fund_drop": "workforce",
+    "electricity_drop": "utilities",
+    "water_drop": "utilities",
+    "gas_drop": "utilities",
+    "lawsuit_surge": "litigation",
+    "dishonest_debtor_listed": "litigation",
+    "consumption_restriction": "litigation",
+    "penalty_surge": "administrative",
+    "abnormal_operation_listed": "administrative",
+    "tax_arrears": "administrative",
+    "legal_representative_change": "registration",
+    "registered_capital_cut": "registration",
+}
+STANDALONE = frozenset({"dishonest_debtor_listed", "consumption_restriction"})
+
+
+def corroborate(found: Sequence[Detection], *, as_of: str | None, window_months: int = 12) -> list[Detection]:
+    """Adjust severities of the findings that started within ``window_months`` of ``as_of``.
+
+    >>> from detectors.records import Evidence
+    >>> from detectors.severity import Severity
+    >>> ev = Evidence(None, None, None, "event")
+    >>> lone = Detection("X", "tax_arrears", "2024-05", "event", Severity.MEDIUM, ev)
+    >>> [d.severity.label for d in corroborate([lone], as_of="2024-06")]
+    ['low']
+    >>> churn = Detection("X", "departure_rate_rise", "2024-02", "up", Severity.MEDIUM, ev)
+    >>> power = Detection("X", "electricity_drop", "2024-03", "down", Severity.MEDIUM, ev)
+    >>> [(d.signal, d.severity.label) for d in corroborate([lone, churn, power], as_of="2024-06")]
+    [('tax_arrears', 'high'), ('departure_rate_rise', 'high'), ('electricity_drop', 'high')]
+    """
+    if as_of is None:
+        return list(found)
+    recent = [d for d in found if months_between(d.start_period, as_of) <= window_months]
+    out = []
+    for d in found:
+        if d not in recent:
+            out.append(d)
+            continue
+        family = FAMILIES.get(d.signal, d.signal)
+        backing = sorted({x.signal for x in recent if FAMILIES.get(x.signal, x.signal) != family})
+        families = {FAMILIES.get(s, s) for s in backing}
+        if not families and d.signal not in STANDALONE:
+            severity = d.severity.raised(-1)
+        elif len(families) >= 2:
+            severity = d.severity.raised(1)
+        else:
+            severity = d.severity
+        evidence = dataclasses.replace(d.evidence, corroborated_by=tuple(backing), base_severity=d.severity.label)
+        out.append(dataclasses.replace(d, severity=severity, evidence=evidence))
+    return out
