@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["period_index", "period_at", "add_months", "months_between", "period_range"]
 
 
+@functools.lru_cache(maxsize=8192)
 def period_index(period: str) -> int:
     """Months since year 0, so periods can be subtracted.
 
@@ -14,6 +17,7 @@ def period_index(period: str) -> int:
     return int(period[:4]) * 12 + int(period[5:7]) - 1
 
 
+@functools.lru_cache(maxsize=8192)
 def period_at(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 

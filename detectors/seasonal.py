@@ -9,6 +9,7 @@ evidence; the year-over-year comparison then shows the same season.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 __all__ = ["CNY_DATES", "cny_date", "cny_weights", "is_cny_month", "SHUTDOWN", "RETURN"]
@@ -41,6 +42,7 @@ def _overlap(a0: date, a1: date, b0: date, b1: date) -> int:
     return max(0, (min(a1, b1) - max(a0, b0)).days)
 
 
+@functools.lru_cache(maxsize=4096)
 def cny_weights(period: str) -> tuple[float, float]:
     """Share of the month covered by the shutdown window and by the return window."""
     year, month = int(period[:4]), int(period[5:7])
@@ -53,6 +55,7 @@ def cny_weights(period: str) -> tuple[float, float]:
     return shut / days, back / days
 
 
+@functools.lru_cache(maxsize=4096)
 def is_cny_month(period: str, threshold: float = 0.1) -> bool:
     """True when the holiday or the return of workers covers a noticeable part of the month.
 

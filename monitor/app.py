@@ -53,14 +53,15 @@ class Loanwatch:
                                 backoff_cap_seconds=d.backoff_cap_seconds, timeout_seconds=d.timeout_seconds)
 
     # -- ingest and delivery -------------------------------------------------------
-    def ingest(self, items: Iterable[tuple[str | None, str | bytes]]) -> IngestStats:
-        return self.pipeline.process(items)
+    def ingest(self, items: Iterable[tuple[str | None, str | bytes]], *,
+               detect_every: int | None = None) -> IngestStats:
+        return self.pipeline.process(items, detect_every=detect_every)
 
-    def ingest_files(self, paths: Sequence[str]) -> IngestStats:
+    def ingest_files(self, paths: Sequence[str], *, detect_every: int | None = None) -> IngestStats:
         def lines():
             for p in paths:
                 yield from iter_lines(p)
-        return self.ingest(lines())
+        return self.ingest(lines(), detect_every=detect_every)
 
     def deliver(self, *, now: datetime | None = None) -> DispatchStats:
         """One pass over due deliveries."""

@@ -76,15 +76,18 @@ def _print_summary(stats, delivery, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-deliver", is_flag=True, help="Record alerts in the outbox but do not send them now.")
+@click.option("--backfill", is_flag=True,
+              help="Detect once at the end instead of every global.detect_every_events events (much faster "
+                   "for bulk history; changes older than global.recent_window_months never alert either way).")
 @click.pass_context
-def ingest(ctx, files, as_json, no_deliver):
+def ingest(ctx, files, as_json, no_deliver, backfill):
     """Process JSONL event FILES (or - for stdin), deliver what they raise, print a summary, exit."""
     for f in files:
         if f != "-" and not Path(f).is_file():
             raise click.ClickException(f"{f}: no such file")
     app = _app(ctx)
     try:
-        stats = app.ingest_files(files)
+        stats = app.ingest_files(files, detect_every=0 if backfill else None)
         from alerts.outbox import DispatchStats
 
         delivery = DispatchStats() if no_deliver else app.deliver_all_due()

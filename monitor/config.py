@@ -51,6 +51,7 @@ class Config:
     spool_dir: str = "var/spool"
     poll_interval_seconds: float = 2.0
     batch_size: int = 5000
+    detect_every_events: int = 5000
     recent_window_months: int = 12
     history_months: int = 48
     cache_enterprises: int = 20000
@@ -107,6 +108,12 @@ def _positive(value: float, where: str) -> float:
     return value
 
 
+def _non_negative(value: int, where: str) -> int:
+    if value < 0:
+        raise ConfigError(f"{where}: must be >= 0, got {value}")
+    return value
+
+
 def _resolve_store(url: str, base_dir: Path | None) -> str:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and base_dir is not None:
         rel = url[len("sqlite:///"):]
@@ -120,7 +127,7 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
     g = raw.get("global", {})
     _check_keys(
         g,
-        {"store", "spool_dir", "poll_interval_seconds", "batch_size", "recent_window_months",
+        {"store", "spool_dir", "poll_interval_seconds", "batch_size", "detect_every_events", "recent_window_months",
          "history_months", "cache_enterprises"},
         "global",
     )
@@ -135,6 +142,8 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
             _get(g, "poll_interval_seconds", float, Config.poll_interval_seconds, "global"),
             "global.poll_interval_seconds"),
         batch_size=int(_positive(_get(g, "batch_size", int, Config.batch_size, "global"), "global.batch_size")),
+        detect_every_events=_non_negative(_get(g, "detect_every_events", int, Config.detect_every_events, "global"),
+                                          "global.detect_every_events"),
         recent_window_months=int(_positive(
             _get(g, "recent_window_months", int, Config.recent_window_months, "global"),
             "global.recent_window_months")),

@@ -35,6 +35,10 @@ class HistoryCache:
         self._items.move_to_end(enterprise_id)
         return h
 
+    def peek(self, enterprise_id: str) -> History | None:
+        """Look without counting or reordering (used when applying writes)."""
+        return self._items.get(enterprise_id)
+
     def put(self, history: History) -> None:
         self._items[history.enterprise_id] = history
         self._items.move_to_end(history.enterprise_id)

@@ -27,7 +27,14 @@ from monitor.config import Config
 from monitor.history_cache import HistoryCache
 from monitor.reconcile import reconcile
 from monitor.store.db import session_factory
-from monitor.store.history import discrete_of, find_seen, load_histories, write_events, write_rejections
+from monitor.store.history import (
+    discrete_of,
+    find_seen,
+    load_histories,
+    mark_pending,
+    write_events,
+    write_rejections,
+)
 from monitor.store.models import Bank, DetectionRow, Enterprise, PipelineState
 from monitor.store.upsert import insert_for
 from streams.contract import validate
@@ -36,6 +43,8 @@ from streams.records import Event, Rejection
 __all__ = ["Pipeline", "BatchResult", "IngestStats", "policies_from_config", "sync_banks"]
 
 WATERMARK = "watermark"
+# Enterprises examined per detection transaction.
+DETECT_CHUNK = 1000
 
 
 @dataclass
@@ -114,14 +123,30 @@ class Pipeline:
             sync_banks(s, config, self.clock())
 
     # -- batches ------------------------------------------------------------------
-    def process(self, items: Iterable[tuple[str | None, str | bytes]]) -> IngestStats:
-        """Process (location, raw) items in batches of ``config.batch_size``."""
+    def process(self, items: Iterable[tuple[str | None, str | bytes]], *,
+                detect_every: int | None = None) -> IngestStats:
+        """Process (location, raw) items in transactions of ``config.batch_size``.
+
+        Detection runs over the enterprises whose records changed every
+        ``detect_every`` events (default ``config.detect_every_events``; 0: only
+        once, at the end). Live streams want it every batch so alerts come
+        promptly; a backfill only needs the final state, and detecting once at
+        the end is what makes it fast.
+        """
+        every = self.config.detect_every_events if detect_every is None else detect_every
         stats = IngestStats()
+        since = 0
         for batch in _batched(items, self.config.batch_size):
-            stats.add(self.process_batch(batch))
+            since += len(batch)
+            detect = every > 0 and since >= every
+            stats.add(self.process_batch(batch, detect=detect))
+            if detect:
+                since = 0
+        result = self.detect_pending()
+        stats.alerts.update(c.kind for c in result.alerts)
         return stats
 
-    def process_batch(self, items: list[tuple[str | None, str | bytes]]) -> BatchResult:
+    def process_batch(self, items: list[tuple[str | None, str | bytes]], *, detect: bool = True) -> BatchResult:
         now = self.clock()
         result = BatchResult()
         events: list[Event] = []
@@ -131,17 +156,40 @@ class Pipeline:
             (events if isinstance(v, Event) else rejections).append(v)
         try:
             with self.sessions.begin() as session:
-                self._apply(session, events, rejections, now, result)
+                self._ingest(session, events, rejections, now, result)
+                if detect:
+                    self._detect_pending(session, now, result)
         except Exception:
             self.cache.clear()  # the cache may hold what the rolled-back batch wrote
             raise
+        self._notify(result)
+        return result
+
+    def detect_pending(self) -> BatchResult:
+        """Run detection over every enterprise with unexamined records, in chunks."""
+        result = BatchResult()
+        while True:
+            now = self.clock()
+            chunk = BatchResult()
+            try:
+                with self.sessions.begin() as session:
+                    n = self._detect_pending(session, now, chunk)
+            except Exception:
+                self.cache.clear()
+                raise
+            self._notify(chunk)
+            result.alerts.extend(chunk.alerts)
+            result.detections_changed += chunk.detections_changed
+            if n < DETECT_CHUNK:
+                return result
+
+    def _notify(self, result: BatchResult) -> None:
         if self.on_alert:
             for change in result.alerts:
                 self.on_alert(change)
-        return result
 
-    def _apply(self, session: Session, events: list[Event], rejections: list[Rejection], now: datetime,
-               result: BatchResult) -> None:
+    def _ingest(self, session: Session, events: list[Event], rejections: list[Rejection], now: datetime,
+                result: BatchResult) -> None:
         write_rejections(session, rejections, now)
         result.rejected.update(r.reason for r in rejections)
         seen = find_seen(session, ((e.source, e.event_id) for e in events))
@@ -158,29 +206,16 @@ class Pipeline:
         if not fresh:
             return
         write_events(session, fresh, now)
-        touched = sorted({e.enterprise_id for e in fresh})
-        histories = self._histories(session, touched, fresh)
-        watermark = self._advance_watermark(session, fresh)
-        self._detect(session, histories, watermark, now, result)
+        self._update_cache(fresh)
+        self._advance_watermark(session, fresh)
+        mark_pending(session, (e.enterprise_id for e in fresh))
 
-    def _histories(self, session: Session, touched: list[str], fresh: list[Event]) -> dict[str, History]:
-        out: dict[str, History] = {}
-        missing = []
-        for eid in touched:
-            h = self.cache.get(eid)
-            if h is None:
-                missing.append(eid)
-            else:
-                out[eid] = h
-        if missing:
-            session.flush()
-            loaded = load_histories(session, missing, self.config.history_months)
-            out.update(loaded)  # already includes this batch's writes
-        cached = set(touched) - set(missing)
+    def _update_cache(self, fresh: list[Event]) -> None:
+        """Apply new records to the histories already in memory; others load on demand."""
         for e in fresh:
-            if e.enterprise_id not in cached:
+            h = self.cache.peek(e.enterprise_id)
+            if h is None:
                 continue
-            h = out[e.enterprise_id]
             if e.monthly:
                 kind = e.series_kind
                 table = h.monthly.get(kind)
@@ -190,8 +225,20 @@ class Pipeline:
                 table.trim(self.config.history_months)
             else:
                 h.discrete.append(discrete_of(e))
-        for h in out.values():
-            self.cache.put(h)
+
+    def _histories(self, session: Session, ids: list[str]) -> dict[str, History]:
+        out: dict[str, History] = {}
+        missing = []
+        for eid in ids:
+            h = self.cache.get(eid)
+            if h is None:
+                missing.append(eid)
+            else:
+                out[eid] = h
+        if missing:
+            out.update(load_histories(session, missing, self.config.history_months))
+        for eid in ids:
+            self.cache.put(out[eid])
         return out
 
     def _advance_watermark(self, session: Session, fresh: list[Event]) -> str:
@@ -205,6 +252,19 @@ class Pipeline:
                 row.value = latest
             self.watermark = row.value
         return self.watermark
+
+    def _detect_pending(self, session: Session, now: datetime, result: BatchResult) -> int:
+        session.flush()
+        ids = list(session.scalars(select(Enterprise.id).where(Enterprise.pending_detection.is_(True))
+                                   .order_by(Enterprise.id).limit(DETECT_CHUNK)))
+        if not ids:
+            return 0
+        row = session.get(PipelineState, WATERMARK)
+        watermark = row.value if row else None
+        self.watermark = watermark
+        histories = self._histories(session, ids)
+        self._detect(session, histories, watermark or "", now, result)
+        return len(ids)
 
     def _detect(self, session: Session, histories: dict[str, History], watermark: str, now: datetime,
                 result: BatchResult) -> None:
@@ -237,12 +297,12 @@ class Pipeline:
             if risk is not None:
                 risks[eid] = risk
             enterprise_rows.append({"id": eid, "last_period": as_of, "risk_level": int(risk or 0),
-                                    "updated_at": now})
-        stmt = insert_for(session, Enterprise)
+                                    "pending_detection": False, "updated_at": now})
+        stmt = insert_for(session, Enterprise.__table__)
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
             "last_period": stmt.excluded.last_period, "risk_level": stmt.excluded.risk_level,
-            "updated_at": stmt.excluded.updated_at})
-        session.execute(stmt, enterprise_rows)
+            "pending_detection": stmt.excluded.pending_detection, "updated_at": stmt.excluded.updated_at})
+        session.connection().execute(stmt, enterprise_rows)
         if changes:
             names = {eid: n for eid, n in session.execute(
                 select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_({c[1].enterprise_id for c in changes})))}

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.servers import http_receiver, make_alert, smtp_server, smtp_server_auth  # noqa: F401  (fixtures)
+
 PG_URL = os.environ.get("LOANWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

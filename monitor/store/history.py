@@ -6,6 +6,7 @@ embedded pipeline has a budget of tens of microseconds per event.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -17,7 +18,7 @@ from monitor.store.models import DiscreteRecord, MonthlyRecord, RejectedEvent, S
 from monitor.store.upsert import insert_for
 from streams.records import Event, Rejection
 
-__all__ = ["find_seen", "write_events", "write_rejections", "load_histories", "discrete_of", "utc"]
+__all__ = ["find_seen", "write_events", "mark_pending", "write_rejections", "load_histories", "discrete_of", "utc"]
 
 CHUNK = 2000
 
@@ -39,12 +40,32 @@ def find_seen(session: Session, keys: Iterable[tuple[str, str]]) -> set[tuple[st
     return seen
 
 
+def _driver_rows(session: Session):
+    """(paramstyle marker, timestamp encoder) for raw executemany on this dialect.
+
+    SQLAlchemy stores SQLite datetimes as text in this exact format, so rows
+    written here read back as the ORM expects.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return "?", lambda ts: ts.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return "%s", lambda ts: ts
+
+
 def write_events(session: Session, events: Sequence[Event], received_at: datetime) -> None:
-    """Record accepted events; monthly values replace earlier ones for the same key (corrections)."""
+    """Record accepted events; monthly values replace earlier ones for the same key (corrections).
+
+    This is the hottest write of the daemon, so it goes to the driver's
+    executemany directly: the ``ON CONFLICT`` SQL below is the same on SQLite
+    and PostgreSQL, and SQLAlchemy's per-row parameter processing cost more
+    than the inserts themselves.
+    """
     if not events:
         return
-    session.execute(insert_for(session, SeenEvent).on_conflict_do_nothing(),
-                    [{"source": e.source, "event_id": e.event_id} for e in events])
+    mark, ts = _driver_rows(session)
+    conn = session.connection()
+    conn.exec_driver_sql(
+        f"INSERT INTO seen_events (source, event_id) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING",
+        [(e.source, e.event_id) for e in events])
     monthly: dict[tuple[str, str, str], Event] = {}
     discrete: list[Event] = []
     for e in events:
@@ -52,23 +73,31 @@ def write_events(session: Session, events: Sequence[Event], received_at: datetim
             monthly[(e.enterprise_id, e.series_kind, e.period)] = e  # later in the batch wins
         else:
             discrete.append(e)
+    received = ts(received_at)
+    dumps = json.dumps
     if monthly:
-        stmt = insert_for(session, MonthlyRecord)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["enterprise_id", "kind", "period"],
-            set_={c: getattr(stmt.excluded, c) for c in ("data", "event_id", "source", "occurred_at", "received_at")},
-        )
-        session.execute(stmt, [
-            {"enterprise_id": k[0], "kind": k[1], "period": k[2], "data": e.data, "event_id": e.event_id,
-             "source": e.source, "occurred_at": utc(e.occurred_at), "received_at": received_at}
-            for k, e in monthly.items()
-        ])
+        conn.exec_driver_sql(
+            "INSERT INTO monthly_records (enterprise_id, kind, period, data, event_id, source, occurred_at, "
+            f"received_at) VALUES ({', '.join([mark] * 8)}) ON CONFLICT (enterprise_id, kind, period) DO UPDATE "
+            "SET data = excluded.data, event_id = excluded.event_id, source = excluded.source, "
+            "occurred_at = excluded.occurred_at, received_at = excluded.received_at",
+            [(k[0], k[1], k[2], dumps(e.data), e.event_id, e.source, ts(utc(e.occurred_at)), received)
+             for k, e in monthly.items()])
     if discrete:
-        session.execute(insert_for(session, DiscreteRecord), [
-            {"enterprise_id": e.enterprise_id, "type": e.type, "period": e.period, "occurred_at": utc(e.occurred_at),
-             "data": e.data, "event_id": e.event_id, "source": e.source, "received_at": received_at}
-            for e in discrete
-        ])
+        conn.exec_driver_sql(
+            "INSERT INTO discrete_records (enterprise_id, type, period, occurred_at, data, event_id, source, "
+            f"received_at) VALUES ({', '.join([mark] * 8)})",
+            [(e.enterprise_id, e.type, e.period, ts(utc(e.occurred_at)), dumps(e.data), e.event_id, e.source,
+              received) for e in discrete])
+
+
+def mark_pending(session: Session, enterprise_ids: Iterable[str]) -> None:
+    """Flag enterprises whose records changed; the detection pass clears the flag."""
+    mark, _ = _driver_rows(session)
+    session.connection().exec_driver_sql(
+        f"INSERT INTO enterprises (id, risk_level, pending_detection) VALUES ({mark}, 0, {mark}) "
+        "ON CONFLICT (id) DO UPDATE SET pending_detection = excluded.pending_detection",
+        [(eid, True) for eid in sorted(set(enterprise_ids))])
 
 
 def write_rejections(session: Session, rejections: Sequence[Rejection], received_at: datetime) -> None:

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -39,11 +40,17 @@ class Base(DeclarativeBase):
 
 
 class Enterprise(Base):
+    """One monitored enterprise. ``pending_detection`` is set in the same
+    transaction that stores new records for it and cleared by the detection
+    pass that looks at them, so a crash in between cannot skip detection."""
+
     __tablename__ = "enterprises"
+    __table_args__ = (Index("ix_enterprise_pending", "pending_detection"),)
     id: Mapped[str] = mapped_column(USCC, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     last_period: Mapped[str | None] = mapped_column(PERIOD)
     risk_level: Mapped[int] = mapped_column(Integer, default=0)
+    pending_detection: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime | None]
 
 

@@ -21,7 +21,7 @@ from alerts.channels import ChannelResult, deliver, message_format, redact, vali
 from alerts.render import render
 from alerts.webhook import ALERT_ID_HEADER, SCHEMA_VERSION, webhook_payload
 from detectors.severity import Severity
-from tests.alerts.conftest import USCC, free_port
+from tests.servers import USCC, free_port
 
 
 def mail_url(server, *, user: str = "", password: str = "") -> str:

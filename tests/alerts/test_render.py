@@ -11,7 +11,7 @@ from alerts.exceptions import BadAlertView
 from alerts.message import LoanRef
 from alerts.render import SIGNAL_NAMES, render, signal_name
 from detectors.severity import Severity
-from tests.alerts.conftest import USCC
+from tests.servers import USCC
 
 LOCALES = ("zh-CN", "en")
 

@@ -2,10 +2,11 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:51:52.621524
+Create Date: 2026-11-22
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -62,9 +63,13 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=True),
     sa.Column('last_period', sa.String(length=7), nullable=True),
     sa.Column('risk_level', sa.Integer(), nullable=False),
+    sa.Column('pending_detection', sa.Boolean(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
+    with op.batch_alter_table('enterprises', schema=None) as batch_op:
+        batch_op.create_index('ix_enterprise_pending', ['pending_detection'], unique=False)
+
     op.create_table('monthly_records',
     sa.Column('enterprise_id', sa.String(length=18), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -186,6 +191,9 @@ def downgrade() -> None:
     op.drop_table('rejected_events')
     op.drop_table('pipeline_state')
     op.drop_table('monthly_records')
+    with op.batch_alter_table('enterprises', schema=None) as batch_op:
+        batch_op.drop_index('ix_enterprise_pending')
+
     op.drop_table('enterprises')
     with op.batch_alter_table('discrete_records', schema=None) as batch_op:
         batch_op.drop_index('ix_discrete_enterprise_period')

@@ -156,7 +156,7 @@ class HTTPReceiver:
     are refused.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[ReceivedRequest] = []
         self.status = 200
         self.delay = 0.0
@@ -184,7 +184,8 @@ class HTTPReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.host, self.port = LOOPBACK, self._server.server_address[1]
