@@ -29,14 +29,20 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
 
 
 def find_seen(session: Session, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (source, event_id) pairs were accepted before."""
-    keys = list(keys)
-    ids = sorted({k[1] for k in keys})
-    wanted = set(keys)
+    """Which (source, event_id) pairs were accepted before.
+
+    Queried per source so the lookup uses the (source, event_id) primary key;
+    filtering on event_id alone scans the whole table, which grows with every event.
+    """
+    by_source: dict[str, set[str]] = {}
+    for source, event_id in keys:
+        by_source.setdefault(source, set()).add(event_id)
     seen: set[tuple[str, str]] = set()
-    for chunk in _chunks(ids):
-        rows = session.execute(select(SeenEvent.source, SeenEvent.event_id).where(SeenEvent.event_id.in_(chunk)))
-        seen.update(k for k in (tuple(r) for r in rows) if k in wanted)
+    for source, ids in by_source.items():
+        for chunk in _chunks(sorted(ids)):
+            rows = session.execute(select(SeenEvent.event_id).where(SeenEvent.source == source,
+                                                                     SeenEvent.event_id.in_(chunk)))
+            seen.update((source, r[0]) for r in rows)
     return seen
 
 
