@@ -22,6 +22,7 @@ fraction (-0.35 is shown as -35.0%); exposures are CNY, shown as
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 from collections.abc import Callable, Mapping
@@ -65,6 +66,7 @@ _BASELINES: dict[str, dict[str, str]] = {
     "pre_change_median": {"zh-CN": "变化前各月的中位数", "en": "median of the months before the change"},
     "poisson_rate_before": {"zh-CN": "变化前的月均发生数", "en": "monthly rate before the change"},
     "same_months_last_year": {"zh-CN": "去年同期", "en": "same months last year"},
+    "pooled_rate_before": {"zh-CN": "变化前的合计离职人数 ÷ 月初在册人数", "en": "leavers ÷ headcount, pooled over the months before the change"},
 }
 # Rule detections compare nothing: the event is the finding.
 _NO_BASELINE = ("event", "")
@@ -119,6 +121,9 @@ _T: dict[str, dict[str, str]] = {
         "yoy": "同比（去年同期 → 今年）",
         "excluded": "已剔除月份（春节）",
         "note": "说明",
+        "corroborated": "同时出现的其他信号",
+        "lone": "单一信号（无其他佐证，级别下调一级）",
+        "base_severity": "按变化幅度的级别",
         "loans": "贵行贷款",
         "loan_id": "贷款编号",
         "exposure": "敞口",
@@ -165,6 +170,9 @@ _T: dict[str, dict[str, str]] = {
         "yoy": "Year on year (last year → this year)",
         "excluded": "Months excluded (Chinese New Year)",
         "note": "Note",
+        "corroborated": "Corroborated by",
+        "lone": "single signal, no corroboration (one level lower)",
+        "base_severity": "Severity from the size of the change",
         "loans": "Your loans",
         "loan_id": "Loan",
         "exposure": "Exposure",
@@ -383,6 +391,14 @@ def _collect(alert: AlertView) -> _Content:
         c.facts.append((t["excluded"], "、".join(excluded) if loc == "zh-CN" else ", ".join(excluded)))
     if ev.get("note"):
         c.facts.append((t["note"], str(ev["note"])))
+    backing = [signal_name(str(x), loc) for x in ev.get("corroborated_by") or ()]
+    if backing:
+        c.facts.append((t["corroborated"], ("、" if loc == "zh-CN" else ", ").join(backing)))
+    base = ev.get("base_severity")
+    if base and base != alert.severity.label:
+        with contextlib.suppress(ValueError):
+            c.facts.append((t["base_severity"], _cap(_severity_text(Severity.parse(base), loc, "alert"))
+                            + ("" if backing else t["paren"].format(t["lone"]))))
     c.facts.append((t["risk_level"], _cap(_severity_text(alert.risk_level, loc, "colour"))))
 
     for loan in alert.loans:
