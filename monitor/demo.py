@@ -42,6 +42,18 @@ def _line(change: AlertChange, period: str | None) -> str:
             f"{v.enterprise_id}  {size}  loans: {loans}")
 
 
+def _write_config(cfg: Config, path: Path) -> None:
+    """A config for going on with the demo's store (TOML basic strings accept JSON escapes)."""
+    q = json.dumps
+    lines = ["# written by loanwatch demo", "[global]", f"store = {q(cfg.store)}",
+             f"spool_dir = {q(cfg.spool_dir)}", ""]
+    for b in cfg.banks:
+        lines += ["[[banks]]", f"id = {q(b.id)}", f"name = {q(b.name, ensure_ascii=False)}",
+                  f"locale = {q(b.locale)}", f"min_severity = {q(b.min_severity.label)}",
+                  f"channels = [{', '.join(q(c) for c in b.channels)}]", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
 def run_demo(config: Config, out_dir: Path, *, enterprises: int, seed: int, echo: Callable[[str], None],
              quiet: bool = False) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +109,8 @@ def run_demo(config: Config, out_dir: Path, *, enterprises: int, seed: int, echo
     echo(f"alerts on watched firms that did not default: {card.false_alerts} over "
          f"{card.healthy_enterprise_years:.0f} enterprise-years "
          f"({card.false_per_100_years:.2f} per 100 enterprise-years)")
-    echo(f"see them again: loanwatch --config <cfg> alerts  (store: {db})")
+    echo(f"see them again: loanwatch --config {out_dir / 'config.toml'} alerts")
+    _write_config(cfg, out_dir / "config.toml")
+    echo(f"the daemon can go on with: loanwatch --config {out_dir / 'config.toml'} run")
     (out_dir / "demo-summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary
