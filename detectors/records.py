@@ -7,6 +7,7 @@ carry enough evidence for a person to check the finding by eye.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,9 @@ class Evidence:
     corroborated_by: tuple[str, ...] = ()
     # Severity from the size of the change alone, before corroboration adjusted it.
     base_severity: str | None = None
+    # Statistical strength of the finding: the log-likelihood ratio of "changed" against
+    # "still the baseline" (quasi-likelihood, so overdispersed counts count for less); None for rules.
+    strength: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +90,7 @@ class Evidence:
             "note": self.note,
             "corroborated_by": list(self.corroborated_by),
             "base_severity": self.base_severity,
+            "strength": self.strength,
             "series": {k: list(v) for k, v in self.series.items()},
         }
 
@@ -123,61 +128,79 @@ FIELDS: dict[str, tuple[str, ...]] = {
 
 
 class MonthlyTable:
-    """One record kind of one enterprise: sorted month indices and a value matrix.
+    """One record kind of one enterprise: month indices and a value matrix.
 
-    Kept as two small arrays rather than dicts of dicts because the daemon
-    holds tens of thousands of these in memory; a correction overwrites its
-    row, a late month is inserted in place.
+    Rows are kept in plain lists (an append per event is the daemon's hot
+    path) and turned into arrays only when a detector asks, once per change.
+    A correction overwrites its row; a late month is inserted in place.
     """
 
-    __slots__ = ("fields", "index", "values")
+    __slots__ = ("fields", "_months", "_rows", "_index", "_values")
 
     def __init__(self, fields: tuple[str, ...], index: np.ndarray | None = None,
                  values: np.ndarray | None = None) -> None:
         self.fields = fields
-        self.index = index if index is not None else np.empty(0, dtype=np.int32)
-        self.values = values if values is not None else np.empty((0, len(fields)))
+        self._months: list[int] = [int(i) for i in index] if index is not None else []
+        self._rows: list[list[float]] = [list(map(float, r)) for r in values] if values is not None else []
+        self._index: np.ndarray | None = None
+        self._values: np.ndarray | None = None
 
     @classmethod
     def from_records(cls, kind: str, records: Mapping[str, Mapping[str, Any]]) -> MonthlyTable:
-        fields = FIELDS[kind]
-        periods = sorted(records)
-        index = np.array([period_index(p) for p in periods], dtype=np.int32)
-        values = np.array([[float(records[p][f]) for f in fields] for p in periods], dtype=float)
-        return cls(fields, index, values.reshape(len(periods), len(fields)))
+        table = cls(FIELDS[kind])
+        for p in sorted(records):
+            table._months.append(period_index(p))
+            table._rows.append([float(records[p][f]) for f in table.fields])
+        return table
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self._months)
+
+    @property
+    def index(self) -> np.ndarray:
+        if self._index is None:
+            self._index = np.array(self._months, dtype=np.int32)
+        return self._index
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            self._values = np.array(self._rows, dtype=float).reshape(len(self._rows), len(self.fields))
+        return self._values
 
     def upsert(self, period: str, data: Mapping[str, Any]) -> None:
         i = period_index(period)
         row = [float(data[f]) for f in self.fields]
-        n = len(self.index)
-        if n == 0 or i > self.index[-1]:
-            self.index = np.append(self.index, np.int32(i))
-            self.values = np.vstack([self.values, row])
+        self._index = self._values = None
+        months = self._months
+        if not months or i > months[-1]:
+            months.append(i)
+            self._rows.append(row)
             return
-        pos = int(np.searchsorted(self.index, i))
-        if pos < n and self.index[pos] == i:
-            self.values[pos] = row
+        pos = bisect.bisect_left(months, i)
+        if pos < len(months) and months[pos] == i:
+            self._rows[pos] = row
         else:
-            self.index = np.insert(self.index, pos, i)
-            self.values = np.insert(self.values, pos, row, axis=0)
+            months.insert(pos, i)
+            self._rows.insert(pos, row)
 
     def trim(self, keep_months: int) -> None:
         """Forget months older than ``keep_months`` before the latest: memory stays flat."""
-        if len(self.index) and self.index[-1] - self.index[0] >= keep_months:
-            cut = int(np.searchsorted(self.index, self.index[-1] - keep_months + 1))
-            self.index, self.values = self.index[cut:], self.values[cut:]
+        months = self._months
+        if months and months[-1] - months[0] >= keep_months:
+            cut = bisect.bisect_left(months, months[-1] - keep_months + 1)
+            del months[:cut]
+            del self._rows[:cut]
+            self._index = self._values = None
 
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.fields.index(name)]
 
     def periods(self) -> list[str]:
-        return [period_at(int(i)) for i in self.index]
+        return [period_at(i) for i in self._months]
 
     def last_period(self) -> str | None:
-        return period_at(int(self.index[-1])) if len(self.index) else None
+        return period_at(self._months[-1]) if self._months else None
 
 
 @dataclass(slots=True)

@@ -205,10 +205,27 @@ class Pipeline:
         result.accepted = len(fresh)
         if not fresh:
             return
+        self._warm_cache(session, sorted({e.enterprise_id for e in fresh}))
         write_events(session, fresh, now)
         self._update_cache(fresh)
         self._advance_watermark(session, fresh)
         mark_pending(session, (e.enterprise_id for e in fresh))
+
+    def _warm_cache(self, session: Session, ids: list[str]) -> None:
+        """Load, before this batch's writes, the histories not in memory yet.
+
+        Then the batch is applied to every cached history and the detection
+        pass reads none back from the store. For an enterprise seen for the
+        first time the query finds nothing and costs next to nothing. When a
+        batch touches more enterprises than the cache holds, the ones that do
+        not fit are simply read at detection time.
+        """
+        if len(ids) > self.cache.max_enterprises:
+            return
+        missing = [eid for eid in ids if self.cache.peek(eid) is None]
+        if missing:
+            for history in load_histories(session, missing, self.config.history_months).values():
+                self.cache.put(history)
 
     def _update_cache(self, fresh: list[Event]) -> None:
         """Apply new records to the histories already in memory; others load on demand."""
