@@ -7,7 +7,6 @@ carry enough evidence for a person to check the finding by eye.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,77 +129,91 @@ FIELDS: dict[str, tuple[str, ...]] = {
 class MonthlyTable:
     """One record kind of one enterprise: month indices and a value matrix.
 
-    Rows are kept in plain lists (an append per event is the daemon's hot
-    path) and turned into arrays only when a detector asks, once per change.
-    A correction overwrites its row; a late month is inserted in place.
+    Stored in preallocated arrays that grow by doubling: appending a month
+    (the daemon's hot path) writes one slot, and a history costs a fixed
+    couple of kilobytes however many events built it. A correction
+    overwrites its row; a late month is inserted in place.
     """
 
-    __slots__ = ("fields", "_months", "_rows", "_index", "_values")
+    __slots__ = ("fields", "_idx", "_vals", "_n")
 
     def __init__(self, fields: tuple[str, ...], index: np.ndarray | None = None,
                  values: np.ndarray | None = None) -> None:
         self.fields = fields
-        self._months: list[int] = [int(i) for i in index] if index is not None else []
-        self._rows: list[list[float]] = [list(map(float, r)) for r in values] if values is not None else []
-        self._index: np.ndarray | None = None
-        self._values: np.ndarray | None = None
+        n = 0 if index is None else len(index)
+        cap = max(16, n)
+        self._idx = np.empty(cap, dtype=np.int32)
+        self._vals = np.empty((cap, len(fields)))
+        if n:
+            self._idx[:n] = index
+            self._vals[:n] = values
+        self._n = n
 
     @classmethod
     def from_records(cls, kind: str, records: Mapping[str, Mapping[str, Any]]) -> MonthlyTable:
-        table = cls(FIELDS[kind])
-        for p in sorted(records):
-            table._months.append(period_index(p))
-            table._rows.append([float(records[p][f]) for f in table.fields])
-        return table
+        fields = FIELDS[kind]
+        periods = sorted(records)
+        index = np.array([period_index(p) for p in periods], dtype=np.int32)
+        values = np.array([[float(records[p][f]) for f in fields] for p in periods], dtype=float)
+        return cls(fields, index, values.reshape(len(periods), len(fields)))
 
     def __len__(self) -> int:
-        return len(self._months)
+        return self._n
 
     @property
     def index(self) -> np.ndarray:
-        if self._index is None:
-            self._index = np.array(self._months, dtype=np.int32)
-        return self._index
+        return self._idx[:self._n]
 
     @property
     def values(self) -> np.ndarray:
-        if self._values is None:
-            self._values = np.array(self._rows, dtype=float).reshape(len(self._rows), len(self.fields))
-        return self._values
+        return self._vals[:self._n]
+
+    def _grow(self) -> None:
+        cap = 2 * len(self._idx)
+        idx, vals = np.empty(cap, dtype=np.int32), np.empty((cap, len(self.fields)))
+        idx[:self._n], vals[:self._n] = self._idx[:self._n], self._vals[:self._n]
+        self._idx, self._vals = idx, vals
 
     def upsert(self, period: str, data: Mapping[str, Any]) -> None:
         i = period_index(period)
         row = [float(data[f]) for f in self.fields]
-        self._index = self._values = None
-        months = self._months
-        if not months or i > months[-1]:
-            months.append(i)
-            self._rows.append(row)
+        n = self._n
+        if n == 0 or i > self._idx[n - 1]:
+            if n == len(self._idx):
+                self._grow()
+            self._idx[n] = i
+            self._vals[n] = row
+            self._n = n + 1
             return
-        pos = bisect.bisect_left(months, i)
-        if pos < len(months) and months[pos] == i:
-            self._rows[pos] = row
-        else:
-            months.insert(pos, i)
-            self._rows.insert(pos, row)
+        pos = int(np.searchsorted(self._idx[:n], i))
+        if self._idx[pos] == i:
+            self._vals[pos] = row
+            return
+        if n == len(self._idx):
+            self._grow()
+        self._idx[pos + 1:n + 1] = self._idx[pos:n].copy()
+        self._vals[pos + 1:n + 1] = self._vals[pos:n].copy()
+        self._idx[pos] = i
+        self._vals[pos] = row
+        self._n = n + 1
 
     def trim(self, keep_months: int) -> None:
         """Forget months older than ``keep_months`` before the latest: memory stays flat."""
-        months = self._months
-        if months and months[-1] - months[0] >= keep_months:
-            cut = bisect.bisect_left(months, months[-1] - keep_months + 1)
-            del months[:cut]
-            del self._rows[:cut]
-            self._index = self._values = None
+        n = self._n
+        if n and self._idx[n - 1] - self._idx[0] >= keep_months:
+            cut = int(np.searchsorted(self._idx[:n], self._idx[n - 1] - keep_months + 1))
+            self._idx[:n - cut] = self._idx[cut:n].copy()
+            self._vals[:n - cut] = self._vals[cut:n].copy()
+            self._n = n - cut
 
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.fields.index(name)]
 
     def periods(self) -> list[str]:
-        return [period_at(i) for i in self._months]
+        return [period_at(int(i)) for i in self.index]
 
     def last_period(self) -> str | None:
-        return period_at(self._months[-1]) if self._months else None
+        return period_at(int(self._idx[self._n - 1])) if self._n else None
 
 
 @dataclass(slots=True)
