@@ -43,7 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--enterprises", type=int, default=10_000)
     ap.add_argument("--months", type=int, default=36)
-    ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument("--batch-size", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file)")
     ap.add_argument("--detect-every", type=int, default=None,

@@ -50,8 +50,8 @@ class Config:
     store: str = "sqlite:///var/loanwatch.db"
     spool_dir: str = "var/spool"
     poll_interval_seconds: float = 2.0
-    batch_size: int = 5000
-    detect_every_events: int = 5000
+    batch_size: int = 20000
+    detect_every_events: int = 20000
     recent_window_months: int = 12
     history_months: int = 48
     cache_enterprises: int = 20000
