@@ -37,6 +37,8 @@ class Loanwatch:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pipeline = Pipeline(config, self.engine, clock=self.clock, on_alert=on_alert)
         self.sessions = self.pipeline.sessions
+        self._reload_requested = threading.Event()
+        self._reload: Callable[[], Config] | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -91,26 +93,44 @@ class Loanwatch:
         logged and the old configuration keeps running.
         """
         stop = stop or threading.Event()
-        totals = IngestStats()
+        previous: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            def handle(signum: int, handler) -> None:
+                previous[signum] = signal.signal(signum, handler)
+
+            handle(signal.SIGTERM, lambda *_: stop.set())
+            handle(signal.SIGINT, lambda *_: stop.set())
             if reload is not None and hasattr(signal, "SIGHUP"):
-                def on_hup(*_):
-                    try:
-                        self.reload(reload())
-                        log.info("configuration reloaded")
-                    except Exception as exc:  # keep the old config, say why
-                        log.error("configuration reload failed, keeping the old one: %s", exc)
-                signal.signal(signal.SIGHUP, on_hup)
+                # Only a flag here: the loop reloads between files, never inside a transaction.
+                handle(signal.SIGHUP, lambda *_: self._reload_requested.set())
+        self._reload = reload
+        try:
+            return self._loop(stop, spool_dir, files, idle_exit)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _maybe_reload(self) -> None:
+        if not self._reload_requested.is_set() or self._reload is None:
+            return
+        self._reload_requested.clear()
+        try:
+            self.reload(self._reload())
+            log.info("configuration reloaded")
+        except Exception as exc:  # keep the old config, say why
+            log.error("configuration reload failed, keeping the old one: %s", exc)
+
+    def _loop(self, stop: threading.Event, spool_dir: str | None, files: Sequence[str],
+              idle_exit: bool) -> IngestStats:
+        totals = IngestStats()
         for f in files:
             if stop.is_set():
                 break
-            totals_part = self.ingest(iter_lines(f))
-            _merge(totals, totals_part)
+            _merge(totals, self.ingest(iter_lines(f)))
             self.deliver()
         spool = SpoolDirectory(spool_dir) if spool_dir else None
         while not stop.is_set():
+            self._maybe_reload()
             worked = False
             if spool is not None:
                 for path in spool.pending():
@@ -120,6 +140,7 @@ class Loanwatch:
                     spool.mark_done(path)
                     log.info("ingested %s", path)
                     worked = True
+                    self._maybe_reload()
             self.deliver()
             if idle_exit and not worked:
                 break
