@@ -11,6 +11,7 @@ festival dips stay quiet.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -18,10 +19,10 @@ import numpy as np
 
 from detectors.changepoint import ChangePointEngine
 from detectors.exceptions import BadParameter
-from detectors.periods import period_range
+from detectors.periods import period_at, period_index
 from detectors.records import Detection, Evidence, History, MonthlySeries
 from detectors.seasonal import is_cny_month
-from detectors.series import series_for
+from detectors.series import METRICS, _values
 from detectors.severity import Severity
 
 __all__ = ["LevelShiftDetector", "poisson_excess"]
@@ -41,6 +42,11 @@ def poisson_excess(observed: float, expected: float) -> float:
         return -2.0 * expected
     stat = 2.0 * (observed * math.log(observed / expected) - (observed - expected))
     return stat if observed >= expected else -stat
+
+
+@functools.lru_cache(maxsize=1024)
+def _festival(month_index: int) -> bool:
+    return is_cny_month(period_at(month_index))
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class LevelShiftDetector:
     >>> import numpy as np
     >>> from detectors.periods import period_range
     >>> rng = np.random.default_rng(0)
+    >>> from detectors.periods import period_range
     >>> periods = tuple(period_range("2023-05", "2025-04"))
     >>> values = np.r_[rng.normal(200, 4, 16), rng.normal(130, 4, 8)]
     >>> series = MonthlySeries("insured", periods, tuple(values.round()))
@@ -141,12 +148,17 @@ class LevelShiftDetector:
 
     # -- public -----------------------------------------------------------------
     def detect(self, history: History) -> list[Detection]:
-        series = series_for(history, self.metric, self.history_months)
+        table = history.monthly.get(METRICS[self.metric])
+        if table is None or len(table) == 0:
+            return []
+        keep = table.index > table.index[-1] - self.history_months
+        months = table.index[keep].astype(np.int64)
+        values = _values(self.metric, table)[keep]
         counts = exposure = None
         if self.count_check:
-            counts = series_for(history, "left", self.history_months)
-            exposure = series_for(history, "start_headcount", self.history_months)
-        return self.detect_series(history.enterprise_id, series, counts=counts, exposure=exposure)
+            counts = _values("left", table)[keep]
+            exposure = _values("start_headcount", table)[keep]
+        return self._detect(history.enterprise_id, months, values, counts, exposure)
 
     def detect_series(
         self,
@@ -156,16 +168,33 @@ class LevelShiftDetector:
         counts: MonthlySeries | None = None,
         exposure: MonthlySeries | None = None,
     ) -> list[Detection]:
-        if len(series.periods) < 2 * self.min_points_after + 2:
+        """The same test on a plain series (``counts``/``exposure`` aligned by period, for rates)."""
+        months = np.array([period_index(p) for p in series.periods], dtype=np.int64)
+        values = np.asarray(series.values, dtype=float)
+        c = e = None
+        if counts is not None and exposure is not None:
+            cd = dict(zip(counts.periods, counts.values))
+            ed = dict(zip(exposure.periods, exposure.values))
+            c = np.array([cd.get(p, 0.0) for p in series.periods], dtype=float)
+            e = np.array([ed.get(p, 0.0) for p in series.periods], dtype=float)
+        return self._detect(enterprise_id, months, values, c, e)
+
+    def _detect(self, enterprise_id: str, months: np.ndarray, values: np.ndarray,
+                counts: np.ndarray | None, exposure: np.ndarray | None) -> list[Detection]:
+        if len(months) < 2 * self.min_points_after + 2:
             return []
-        grid = period_range(series.periods[0], series.periods[-1])
-        pos = {p: i for i, p in enumerate(grid)}
-        y = np.full(len(grid), np.nan)
-        y[[pos[p] for p in series.periods]] = series.values
-        seasonal = np.array([self.exclude_cny and is_cny_month(p) for p in grid], dtype=bool)
+        first_month = int(months[0])
+        n_grid = int(months[-1]) - first_month + 1
+        y = np.full(n_grid, np.nan)
+        y[months - first_month] = values
+        seasonal = np.zeros(n_grid, dtype=bool)
+        if self.exclude_cny:
+            seasonal[:] = [_festival(first_month + k) for k in range(n_grid)]
         keep = np.flatnonzero(~np.isnan(y) & ~seasonal)
         z = y[keep]
         if len(z) < 2 * self.min_points_after + 2:
+            return []
+        if not self._possible(z):
             return []
         episode = self._episode(z)
         if episode is None:
@@ -173,7 +202,11 @@ class LevelShiftDetector:
         before = float(np.median(episode.before))
         after = episode.after_level
         if self.count_check and counts is not None and exposure is not None:
-            pooled = self._pooled(grid, keep, episode, counts, exposure)
+            c = np.zeros(n_grid)
+            e = np.zeros(n_grid)
+            c[months - first_month] = counts
+            e[months - first_month] = exposure
+            pooled = self._pooled(keep, episode, c, e)
             if pooled is None:
                 return []
             before, after, strength = pooled
@@ -191,7 +224,8 @@ class LevelShiftDetector:
         start_pos = int(keep[episode.start])
         after_idx = keep[episode.start:]
         yoy_before, yoy_after = self._yoy(y, after_idx)
-        first_slice = max(0, len(grid) - 24)
+        first_slice = max(0, n_grid - 24)
+        grid = [period_at(first_month + k) for k in range(first_slice, n_grid)]
         evidence = Evidence(
             level_before=_round(before),
             level_after=_round(after),
@@ -199,16 +233,31 @@ class LevelShiftDetector:
             baseline="pre_change_median",
             series={
                 "metric": [self.metric],
-                "periods": grid[first_slice:],
+                "periods": grid,
                 "values": [None if math.isnan(v) else _round(float(v)) for v in y[first_slice:]],
             },
             yoy_before=yoy_before,
             yoy_after=yoy_after,
-            excluded_periods=tuple(p for p, s in zip(grid[first_slice:], seasonal[first_slice:]) if s),
+            excluded_periods=tuple(p for p, s in zip(grid, seasonal[first_slice:]) if s),
         )
-        return [Detection(enterprise_id, self.signal, grid[start_pos], self.direction, severity, evidence)]
+        return [Detection(enterprise_id, self.signal, period_at(first_month + start_pos), self.direction,
+                          severity, evidence)]
 
     # -- internals --------------------------------------------------------------
+    def _possible(self, z: np.ndarray) -> bool:
+        """Cheap necessary condition: could any episode reach the smallest reported size?
+
+        Levels are medians of points of ``z``, so the change is at most the
+        range of ``z``; most firms never move that far and skip the search.
+        """
+        if self.count_check:
+            return True
+        lo, hi = float(z.min()), float(z.max())
+        if hi - lo < self.min_absolute_change:
+            return False
+        base = hi if self.direction == "down" else lo
+        return (hi - lo) / max(abs(base), self.relative_floor) >= self.severity_steps[0]
+
     def _moves(self, earlier: float, later: float) -> bool:
         return later < earlier if self.direction == "down" else later > earlier
 
@@ -247,20 +296,16 @@ class LevelShiftDetector:
                 level = sev
         return level
 
-    def _pooled(self, grid, keep, episode, counts, exposure) -> tuple[float, float, float] | None:
+    def _pooled(self, keep, episode, counts, exposure) -> tuple[float, float, float] | None:
         """Rates before and after as pooled counts over exposure, and the Poisson evidence for the rise.
 
         A median of monthly rates is 0 for a firm of twenty that loses one
         person every few months; pooling the counts gives its real rate.
         """
-        c = dict(zip(counts.periods, counts.values))
-        e = dict(zip(exposure.periods, exposure.values))
-        before_periods = [grid[i] for i in keep[:episode.start]][-self.max_before_points:]
-        after_periods = [grid[i] for i in keep[episode.start:]]
-        b_left = sum(c.get(p, 0.0) for p in before_periods)
-        b_exp = sum(e.get(p, 0.0) for p in before_periods)
-        a_left = sum(c.get(p, 0.0) for p in after_periods)
-        a_exp = sum(e.get(p, 0.0) for p in after_periods)
+        before_pos = keep[:episode.start][-self.max_before_points:]
+        after_pos = keep[episode.start:]
+        b_left, b_exp = float(counts[before_pos].sum()), float(exposure[before_pos].sum())
+        a_left, a_exp = float(counts[after_pos].sum()), float(exposure[after_pos].sum())
         if b_exp <= 0 or a_exp <= 0:
             return None
         # half a leaver of prior so a firm with no leavers before is not infinitely surprised by one

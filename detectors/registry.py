@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.changepoint import ChangePointEngine
 from detectors.corroboration import corroborate
+from detectors.drift import DriftDetector
 from detectors.level_shift import LevelShiftDetector
 from detectors.rate_change import RateChangeDetector
 from detectors.records import Detection, History
@@ -25,18 +27,24 @@ _LEVEL = LevelShiftDetector
 _RATE = RateChangeDetector
 _LIST = ListingRule
 _ONE = OneOffRule
+_DRIFT = DriftDetector
 
 DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
-    "headcount_drop": (_LEVEL, dict(metric="insured", direction="down", severity_steps=(0.15, 0.25, 0.4, 0.6),
-                                    min_absolute_change=3.0)),
-    "departure_rate_rise": (_LEVEL, dict(metric="departure_rate", direction="up",
-                                         severity_steps=(0.5, 1.0, 2.0, 3.0), min_absolute_change=0.01,
-                                         count_check=True, relative_floor=0.005)),
-    "electricity_drop": (_LEVEL, dict(metric="electricity", direction="down", severity_steps=(0.2, 0.35, 0.5, 0.7))),
-    "water_drop": (_LEVEL, dict(metric="water", direction="down", severity_steps=(0.2, 0.35, 0.5, 0.7))),
-    "gas_drop": (_LEVEL, dict(metric="gas", direction="down", severity_steps=(0.2, 0.35, 0.5, 0.7))),
-    "housing_fund_drop": (_LEVEL, dict(metric="hf_contributors", direction="down",
-                                       severity_steps=(0.15, 0.25, 0.4, 0.6), min_absolute_change=3.0)),
+    "headcount_drop": (_LEVEL, dict(metric="insured", direction="down", severity_steps=(0.3, 0.4, 0.55, 0.75),
+                                    min_absolute_change=3.0, engine=ChangePointEngine(model="constant"))),
+    "departure_rate_rise": (_DRIFT, dict(metrics=("departures",), ratios=(2.0,), strength_steps=(8.0, 10.0, 14.0, 20.0),
+                                         severity_steps=(0.3, 0.5, 1.0, 2.0), baseline_points=24, min_baseline=9)),
+    "workforce_attrition": (_DRIFT, dict(metrics=("departures", "hires", "hf_coverage"), ratios=(2.0, 0.5, 0.9),
+                                         strength_steps=(3.0, 4.0, 6.0, 9.0), severity_steps=(0.03, 0.06, 0.12, 0.25),
+                                         baseline_points=24, min_baseline=9)),
+    "electricity_drop": (_DRIFT, dict(metrics=("electricity",), ratios=(0.8,), strength_steps=(6.0, 12.0, 20.0, 30.0),
+                                      severity_steps=(0.15, 0.25, 0.4, 0.6))),
+    "water_drop": (_DRIFT, dict(metrics=("water",), ratios=(0.8,), strength_steps=(6.0, 12.0, 20.0, 30.0),
+                                severity_steps=(0.15, 0.25, 0.4, 0.6))),
+    "gas_drop": (_DRIFT, dict(metrics=("gas",), ratios=(0.8,), strength_steps=(6.0, 12.0, 20.0, 30.0),
+                              severity_steps=(0.15, 0.25, 0.4, 0.6))),
+    "housing_fund_drop": (_DRIFT, dict(metrics=("hf_coverage",), ratios=(0.9,), strength_steps=(8.0, 10.0, 14.0, 20.0),
+                                       severity_steps=(0.05, 0.1, 0.2, 0.4), baseline_points=24, min_baseline=9)),
     "lawsuit_surge": (_RATE, dict(event_type="lawsuit", role="defendant", key_field="case_no",
                                   severity_counts=(3, 4, 5, 8))),
     "penalty_surge": (_RATE, dict(event_type="penalty", key_field="decision_no", severity_counts=(3, 5, 8, 12))),
@@ -46,8 +54,9 @@ DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
                                             key_field="case_no", severity=Severity.CRITICAL)),
     "abnormal_operation_listed": (_LIST, dict(event_type="abnormal_operation", on="listed", off="removed",
                                               key_field=None, severity=Severity.MEDIUM)),
-    "tax_arrears": (_ONE, dict(event_type="tax_arrears", severity=Severity.MEDIUM, amount_high=1_000_000.0)),
-    "legal_representative_change": (_ONE, dict(event_type="registration_change", severity=Severity.MEDIUM,
+    "tax_arrears": (_ONE, dict(event_type="tax_arrears", severity=Severity.HIGH, amount_low=50_000.0,
+                               amount_high=1_000_000.0)),
+    "legal_representative_change": (_ONE, dict(event_type="registration_change", severity=Severity.LOW,
                                                field="field", value="legal_representative")),
     "registered_capital_cut": (_ONE, dict(event_type="registration_change", severity=Severity.MEDIUM,
                                           field="field", value="registered_capital", capital_cut=True)),
@@ -55,7 +64,7 @@ DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
 SIGNALS = tuple(DEFAULTS)
 
 # Structural settings an operator must not change: they define what the signal is.
-_FIXED = {"metric", "direction", "event_type", "role", "key_field", "on", "off", "field", "value", "capital_cut",
+_FIXED = {"metric", "metrics", "direction", "event_type", "role", "key_field", "on", "off", "field", "value", "capital_cut",
           "engine"}
 
 
@@ -122,8 +131,9 @@ class DetectorSet:
 
     def run(self, history: History) -> list[Detection]:
         out: list[Detection] = []
+        shared: dict = {}  # detectors reading the same stream share its arithmetic within one run
         for det in self.detectors.values():
-            out.extend(det.detect(history))
+            out.extend(det.detect(history, shared) if isinstance(det, DriftDetector) else det.detect(history))
         if self.corroboration_months and out:
             out = corroborate(out, as_of=history.last_period(), window_months=self.corroboration_months)
         return out

@@ -82,8 +82,9 @@ class OneOffRule:
 
     ``field`` / ``value`` select registration changes (e.g. field ==
     "legal_representative"); ``amount_high`` raises the severity to high for
-    amounts at or above it; ``capital_cut`` turns the rule into "registered
-    capital went down", graded by the size of the cut.
+    amounts at or above it; ``amount_low`` reports amounts below it as low
+    (immaterial: a late filing, a small surcharge); ``capital_cut`` turns the
+    rule into "registered capital went down", graded by the size of the cut.
     """
 
     signal: str
@@ -92,6 +93,7 @@ class OneOffRule:
     field: str | None = None
     value: str | None = None
     amount_high: float | None = None
+    amount_low: float | None = None
     capital_cut: bool = False
 
     def __post_init__(self) -> None:
@@ -108,8 +110,11 @@ class OneOffRule:
                 return None
             cut = 1.0 - after / before
             return Severity.HIGH if cut >= 0.5 else Severity.MEDIUM if cut >= 0.2 else Severity.LOW
-        if self.amount_high is not None and float(e.data.get("amount", 0) or 0) >= self.amount_high:
+        amount = float(e.data.get("amount", 0) or 0)
+        if self.amount_high is not None and amount >= self.amount_high:
             return max(self.severity, Severity.HIGH)
+        if self.amount_low is not None and amount < self.amount_low:
+            return Severity.LOW
         return self.severity
 
     def detect(self, history: History) -> list[Detection]:

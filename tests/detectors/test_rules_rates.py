@@ -43,10 +43,13 @@ def test_consumption_restriction_and_abnormal_operation():
 
 
 def test_tax_arrears_graded_by_amount():
-    evs = [ev("tax_arrears", "2024-02", amount=50_000, tax_type="VAT"),
+    """Material arrears mean the firm is out of cash (tax is paid before suppliers): high on their own;
+    a small one is a slip (a late filing, a surcharge) and stays low."""
+    evs = [ev("tax_arrears", "2024-02", amount=20_000, tax_type="VAT"),
+           ev("tax_arrears", "2024-05", amount=180_000, tax_type="VAT"),
            ev("tax_arrears", "2024-07", amount=2_500_000, tax_type="CIT")]
     found = {d.start_period: d.severity for d in run(evs, ["tax_arrears"])}
-    assert found == {"2024-02": Severity.MEDIUM, "2024-07": Severity.HIGH}
+    assert found == {"2024-02": Severity.LOW, "2024-05": Severity.HIGH, "2024-07": Severity.HIGH}
 
 
 def test_registration_changes():
@@ -56,7 +59,8 @@ def test_registration_changes():
            ev("registration_change", "2024-09", field="registered_capital", before=1000.0, after=2000.0)]
     found = {(d.signal, d.start_period): d.severity for d in
              run(evs, ["legal_representative_change", "registered_capital_cut"])}
-    assert found == {("legal_representative_change", "2024-06"): Severity.MEDIUM,
+    # a new legal representative is routine on its own; it counts when other evidence agrees
+    assert found == {("legal_representative_change", "2024-06"): Severity.LOW,
                      ("registered_capital_cut", "2024-08"): Severity.HIGH}
 
 
