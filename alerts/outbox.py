@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.backoff import next_attempt_delay
@@ -58,6 +58,35 @@ def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
 
 
+def _claim(sessions: sessionmaker[Session], now: datetime, limit: int,
+           lease: timedelta) -> list[tuple[int, str, str, dict]]:
+    """Take due deliveries for this sender by pushing their due time past a lease.
+
+    The conditional UPDATE succeeds for exactly one of several senders sharing
+    the store (workers, or a second daemon by mistake), on SQLite and on
+    PostgreSQL alike. A sender that dies after claiming leaves the row to be
+    retried when the lease runs out: at least once, never twice at once.
+    """
+    jobs = []
+    with sessions.begin() as s:
+        due = s.execute(
+            select(Delivery.id, Delivery.bank_id, Delivery.channel_key, Delivery.payload)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.id)
+            .limit(limit)
+        ).all()
+        for row in due:
+            taken = s.execute(
+                update(Delivery)
+                .where(Delivery.id == row.id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                .values(next_attempt_at=_utc(now) + lease)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken == 1:
+                jobs.append((row.id, row.bank_id, row.channel_key, row.payload))
+    return jobs
+
+
 def dispatch_due(
     sessions: sessionmaker[Session],
     channels_by_bank: Mapping[str, tuple[str, ...]],
@@ -70,14 +99,7 @@ def dispatch_due(
     """One pass over the deliveries that are due; returns what happened."""
     now = now or datetime.now(UTC)
     stats = DispatchStats()
-    with sessions() as s:
-        due = s.scalars(
-            select(Delivery)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-            .order_by(Delivery.id)
-            .limit(limit)
-        ).all()
-        jobs = [(d.id, d.bank_id, d.channel_key, d.payload) for d in due]
+    jobs = _claim(sessions, now, limit, timedelta(seconds=3 * settings.timeout_seconds + 30))
     if not jobs:
         return stats
 

@@ -12,6 +12,7 @@ from monitor.app import Loanwatch
 from monitor.cli import cli
 from monitor.config import parse_config
 from monitor.store.models import Delivery
+from streams.uscc import complete_uscc
 from tests.monitor.events import HEALTHY, headcount_lines, listing_line
 from tests.monitor.test_pipeline import items, watch
 from tests.servers import HTTPReceiver, free_port
@@ -98,3 +99,35 @@ def test_channel_that_never_comes_back_is_marked_failed_and_shown(sqlite_url, ht
     rows = json.loads(out.stdout)
     assert len(rows) == 1 and rows[0]["deliveries"][0]["status"] == "failed"
     assert "500" in rows[0]["deliveries"][0]["last_error"]
+
+
+def test_two_senders_sharing_a_store_send_each_message_once(store_url, http_receiver):
+    """Two daemons (or two workers) on one store: every delivery is claimed by exactly one."""
+    import threading
+
+    clock = Clock()
+    url = f"lwhook://127.0.0.1:{http_receiver.port}/hook"
+    first = app_with(store_url, [url], clock)
+    firms = [complete_uscc(f"91440300MA5F1{i:04d}") for i in range(12)]
+    watch(first, "bank_a", [(eid, f"A-{i}", 1e6) for i, eid in enumerate(firms)])
+    lines = [listing_line(eid, "2024-12") for eid in firms]
+    first.ingest(items(lines))
+    second = app_with(store_url, [url], clock)
+    http_receiver.delay = 0.05  # keep sends in flight so the two passes overlap
+    barrier = threading.Barrier(2)
+
+    def go(app):
+        barrier.wait()
+        app.deliver()
+
+    threads = [threading.Thread(target=go, args=(a,)) for a in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    ids = [r.json()["alert_id"] for r in http_receiver.requests]
+    with first.sessions() as s:
+        sent = s.scalars(select(Delivery).where(Delivery.status == "sent")).all()
+    assert len(ids) == len(set(ids)) == len(sent) == len(firms)
+    first.close()
+    second.close()
