@@ -54,6 +54,7 @@ class BatchResult:
     rejected: Counter = field(default_factory=Counter)
     alerts: list[AlertChange] = field(default_factory=list)
     detections_changed: int = 0
+    rejections: list[Rejection] = field(default_factory=list)  # for a dead-letter topic
 
 
 @dataclass
@@ -192,6 +193,7 @@ class Pipeline:
                 result: BatchResult) -> None:
         write_rejections(session, rejections, now)
         result.rejected.update(r.reason for r in rejections)
+        result.rejections = rejections
         seen = find_seen(session, ((e.source, e.event_id) for e in events))
         fresh: list[Event] = []
         in_batch: set[tuple[str, str]] = set()
