@@ -20,12 +20,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.audit import record
 from alerts.backoff import next_attempt_delay
 from alerts.channels import ChannelResult, deliver
+from alerts.compose import ALERT_KINDS, compose
 from alerts.identity import channel_key
-from alerts.render import render
-from alerts.views import view_from_dict
-from alerts.webhook import webhook_payload
 from monitor.store.models import Delivery
 
 __all__ = ["DispatchStats", "dispatch_due", "DeliverySettings"]
@@ -58,8 +57,17 @@ def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
 
 
-def _claim(sessions: sessionmaker[Session], now: datetime, limit: int,
-           lease: timedelta) -> list[tuple[int, str, str, dict]]:
+@dataclass(frozen=True)
+class _Job:
+    id: int
+    bank_id: str
+    enterprise_id: str | None
+    channel_key: str
+    kind: str
+    payload: dict
+
+
+def _claim(sessions: sessionmaker[Session], now: datetime, limit: int, lease: timedelta) -> list[_Job]:
     """Take due deliveries for this sender by pushing their due time past a lease.
 
     The conditional UPDATE succeeds for exactly one of several senders sharing
@@ -70,7 +78,8 @@ def _claim(sessions: sessionmaker[Session], now: datetime, limit: int,
     jobs = []
     with sessions.begin() as s:
         due = s.execute(
-            select(Delivery.id, Delivery.bank_id, Delivery.channel_key, Delivery.payload)
+            select(Delivery.id, Delivery.bank_id, Delivery.enterprise_id, Delivery.channel_key, Delivery.kind,
+                   Delivery.payload)
             .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
             .order_by(Delivery.id)
             .limit(limit)
@@ -83,8 +92,17 @@ def _claim(sessions: sessionmaker[Session], now: datetime, limit: int,
                 .execution_options(synchronize_session=False)
             ).rowcount
             if taken == 1:
-                jobs.append((row.id, row.bank_id, row.channel_key, row.payload))
+                jobs.append(_Job(row.id, row.bank_id, row.enterprise_id, row.channel_key, row.kind, row.payload))
     return jobs
+
+
+def _groups(jobs: list[_Job]) -> list[list[_Job]]:
+    """Alert messages for one bank, enterprise and channel that fall due together go as one."""
+    groups: dict[tuple, list[_Job]] = {}
+    for j in jobs:
+        key = (j.bank_id, j.enterprise_id, j.channel_key) if j.kind in ALERT_KINDS else ("#", j.id)
+        groups.setdefault(key, []).append(j)
+    return list(groups.values())
 
 
 def dispatch_due(
@@ -103,58 +121,55 @@ def dispatch_due(
     if not jobs:
         return stats
 
-    def attempt(job):
-        delivery_id, bank_id, key, payload = job
-        url = next((u for u in channels_by_bank.get(bank_id, ()) if channel_key(u) == key), None)
+    def attempt(group: list[_Job]):
+        first = group[0]
+        url = next((u for u in channels_by_bank.get(first.bank_id, ()) if channel_key(u) == first.channel_key), None)
         if url is None:
-            return (
-                delivery_id,
-                ChannelResult(False, "channel is no longer configured for this bank", "?"),
-                True,
-            )
+            return group, ChannelResult(False, "channel is no longer configured for this bank", "?"), True
         try:
-            view = view_from_dict(payload)
-            result = send(url, render(view), webhook_payload(view), timeout=settings.timeout_seconds)
+            message, body = compose([j.kind for j in group], [j.payload for j in group])
+            result = send(url, message, body, timeout=settings.timeout_seconds)
         except Exception as exc:  # a bug in rendering must not stop the sender
-            log.exception("delivery %s could not be rendered", delivery_id)
-            return delivery_id, ChannelResult(False, f"render error: {exc}", "?"), True
-        return delivery_id, result, False
+            log.exception("deliveries %s could not be rendered", [j.id for j in group])
+            return group, ChannelResult(False, f"render error: {exc}", "?"), True
+        return group, result, False
 
-    with ThreadPoolExecutor(max_workers=max(1, min(settings.workers, len(jobs)))) as pool:
-        outcomes = list(pool.map(attempt, jobs))
-    for delivery_id, result, permanent in outcomes:
+    groups = _groups(jobs)
+    with ThreadPoolExecutor(max_workers=max(1, min(settings.workers, len(groups)))) as pool:
+        outcomes = list(pool.map(attempt, groups))
+    for group, result, permanent in outcomes:
         with sessions.begin() as s:
-            d = s.get(Delivery, delivery_id)
-            if d is None or d.status != "pending":
-                continue
-            d.attempts += 1
-            if result.ok:
-                d.status, d.sent_at, d.last_error = "sent", datetime.now(UTC), None
-                stats.sent += 1
-                log.info("delivered alert=%s kind=%s channel=%s", d.alert_id, d.kind, d.channel)
-            elif permanent or d.attempts >= settings.max_attempts:
-                d.status, d.last_error = "failed", result.error
-                stats.failed += 1
-                stats.errors.append(f"{d.alert_id} {d.channel}: {result.error}")
-                log.error(
-                    "gave up alert=%s channel=%s after %d attempts: %s",
-                    d.alert_id,
-                    d.channel,
-                    d.attempts,
-                    result.error,
-                )
-            else:
-                delay = next_attempt_delay(
-                    d.attempts, base=settings.backoff_base_seconds, cap=settings.backoff_cap_seconds
-                )
-                d.next_attempt_at, d.last_error = _utc(now) + timedelta(seconds=delay), result.error
-                stats.retrying += 1
-                log.warning(
-                    "delivery failed alert=%s channel=%s attempt=%d, retry in %.0fs: %s",
-                    d.alert_id,
-                    d.channel,
-                    d.attempts,
-                    delay,
-                    result.error,
-                )
+            for job in group:
+                _record(s, job.id, result, permanent, settings, now, stats, grouped=len(group))
     return stats
+
+
+def _record(s: Session, delivery_id: int, result: ChannelResult, permanent: bool, settings: DeliverySettings,
+            now: datetime, stats: DispatchStats, grouped: int) -> None:
+    d = s.get(Delivery, delivery_id)
+    if d is None or d.status != "pending":
+        return
+    d.attempts += 1
+    audit = {"at": now, "bank_id": d.bank_id, "alert_id": d.alert_id, "enterprise_id": d.enterprise_id}
+    if result.ok:
+        d.status, d.sent_at, d.last_error = "sent", datetime.now(UTC), None
+        stats.sent += 1
+        record(s, "delivered", **audit, channel=d.channel, kind=d.kind, attempt=d.attempts,
+               grouped_with=grouped - 1 or None)
+        log.info("delivered alert=%s kind=%s channel=%s", d.alert_id, d.kind, d.channel)
+    elif permanent or d.attempts >= settings.max_attempts:
+        d.status, d.last_error = "failed", result.error
+        stats.failed += 1
+        stats.errors.append(f"{d.alert_id or d.dedupe_key} {d.channel}: {result.error}")
+        record(s, "delivery_failed", **audit, channel=d.channel, kind=d.kind, attempt=d.attempts,
+               error=result.error, final=True)
+        log.error("gave up alert=%s channel=%s after %d attempts: %s", d.alert_id, d.channel, d.attempts,
+                  result.error)
+    else:
+        delay = next_attempt_delay(d.attempts, base=settings.backoff_base_seconds, cap=settings.backoff_cap_seconds)
+        d.next_attempt_at, d.last_error = _utc(now) + timedelta(seconds=delay), result.error
+        stats.retrying += 1
+        record(s, "delivery_failed", **audit, channel=d.channel, kind=d.kind, attempt=d.attempts,
+               error=result.error, retry_in_seconds=round(delay))
+        log.warning("delivery failed alert=%s channel=%s attempt=%d, retry in %.0fs: %s", d.alert_id, d.channel,
+                    d.attempts, delay, result.error)

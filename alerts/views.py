@@ -39,8 +39,12 @@ def view_to_dict(v: AlertView) -> dict[str, Any]:
     }
 
 
+_FIELDS = frozenset(AlertView.__dataclass_fields__)
+
+
 def view_from_dict(d: dict[str, Any]) -> AlertView:
-    fields = dict(d)
+    """Rebuild a view; keys the view does not have (``related`` of a grouped message) are not its business."""
+    fields = {k: v for k, v in d.items() if k in _FIELDS}
     fields["loans"] = tuple(LoanRef(**ln) for ln in d.get("loans", ()))
     fields["severity"] = Severity.parse(d["severity"])
     fields["risk_level"] = Severity.parse(d["risk_level"])

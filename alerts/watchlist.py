@@ -17,7 +17,8 @@ from datetime import date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from alerts.fanout import AlertChange, BankPolicy, open_alert_for
+from alerts.fanout import AlertChange, open_alert_for
+from alerts.policy import BankPolicy
 from detectors.periods import months_between
 from detectors.risk import combined_risk
 from detectors.severity import Severity

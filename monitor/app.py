@@ -66,9 +66,20 @@ class Loanwatch:
         return self.ingest(lines(), detect_every=detect_every)
 
     def deliver(self, *, now: datetime | None = None) -> DispatchStats:
-        """One pass over due deliveries."""
+        """One sender pass: expired silences and due digests are queued, then due deliveries sent."""
+        now = now or self.clock()
+        self.housekeeping(now=now)
         channels = {b.id: b.channels for b in self.config.banks}
-        return dispatch_due(self.sessions, channels, self.delivery_settings, now=now or self.clock())
+        return dispatch_due(self.sessions, channels, self.delivery_settings, now=now)
+
+    def housekeeping(self, *, now: datetime | None = None) -> tuple[int, int]:
+        """Tell banks about silences that ran out and queue the daily digests that are due."""
+        from alerts.digest import queue_due_digests
+        from alerts.silences import expire_silences
+
+        now = now or self.clock()
+        with self.sessions.begin() as s:
+            return expire_silences(s, self.pipeline.policies, now), queue_due_digests(s, self.pipeline.policies, now)
 
     def deliver_all_due(self, *, max_passes: int = 50) -> DispatchStats:
         """Deliver until nothing is due now (what's left waits for its backoff)."""
@@ -175,6 +186,9 @@ class Loanwatch:
                     "enterprise_name": names.get(a.enterprise_id), "signal": a.signal,
                     "change_period": a.change_period, "severity": _sev(a.severity), "status": a.status,
                     "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(),
+                    "acknowledged_by": a.acknowledged_by, "assignee": a.assignee,
+                    "resolution_code": a.resolution_code, "feedback": a.feedback,
+                    "silenced_by": a.silenced_by, "inhibited_by": a.inhibited_by,
                     "deliveries": [{"kind": d.kind, "channel": d.channel, "status": d.status, "attempts": d.attempts,
                                     "last_error": d.last_error,
                                     "sent_at": d.sent_at.isoformat() if d.sent_at else None} for d in ds],

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alerts.policy import DEFAULT_INHIBIT, BankPolicy, DigestSettings, Escalation, InhibitRule, Route
 from detectors.severity import Severity
 
 __all__ = ["Config", "BankConfig", "DeliveryConfig", "ConfigError", "load_config", "parse_config", "default_config_path"]
@@ -30,11 +32,30 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class BankConfig:
+    """One ``[[banks]]`` table. ``channels`` (a plain list of URLs, every alert to every one)
+    is the short form; ``receivers`` + ``routes`` is the full one."""
+
     id: str
     name: str
     locale: str = "zh-CN"
     min_severity: Severity = Severity.MEDIUM
-    channels: tuple[str, ...] = ()
+    receivers: Mapping[str, str] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    signals: tuple[str, ...] = ()
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    escalation: Escalation = field(default_factory=Escalation)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    group_wait_seconds: float = 0.0
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(self.receivers.values())
+
+    @property
+    def policy(self) -> BankPolicy:
+        return BankPolicy(self.id, self.name, self.locale, self.min_severity, dict(self.receivers), self.routes,
+                          self.signals, dict(self.thresholds), self.escalation, self.digest,
+                          self.group_wait_seconds)
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,7 @@ class Config:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
     banks: tuple[BankConfig, ...] = ()
+    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT
     path: str | None = None
 
     def bank(self, bank_id: str) -> BankConfig | None:
@@ -123,7 +145,7 @@ def _resolve_store(url: str, base_dir: Path | None) -> str:
 
 
 def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str | None = None) -> Config:
-    _check_keys(raw, {"global", "delivery", "detectors", "banks"}, "config")
+    _check_keys(raw, {"global", "delivery", "detectors", "banks", "inhibit_rules"}, "config")
     g = raw.get("global", {})
     _check_keys(
         g,
@@ -180,6 +202,8 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
         except ValueError as exc:
             raise ConfigError(f"detectors.{signal}: {exc}") from None
 
+    from detectors.registry import SIGNALS
+
     banks_raw = raw.get("banks", [])
     if not isinstance(banks_raw, list):
         raise ConfigError("banks: expected an array of [[banks]] tables")
@@ -189,7 +213,6 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
         where = f"banks[{i}]"
         if not isinstance(b, dict):
             raise ConfigError(f"{where}: expected a table")
-        _check_keys(b, {"id", "name", "locale", "min_severity", "channels"}, where)
         if "id" not in b:
             raise ConfigError(f"{where}: missing key 'id'")
         bid = _get(b, "id", str, None, where)
@@ -198,18 +221,107 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
         if bid in seen:
             raise ConfigError(f"{where}.id: bank {bid!r} is defined twice")
         seen.add(bid)
-        where = f"banks[{bid}]"
-        locale = _get(b, "locale", str, "zh-CN", where)
-        if locale not in LOCALES:
-            raise ConfigError(f"{where}.locale: {locale!r} is not supported; valid: {', '.join(LOCALES)}")
-        try:
-            min_sev = Severity.parse(_get(b, "min_severity", str, "medium", where))
-        except ValueError as exc:
-            raise ConfigError(f"{where}.min_severity: {exc}") from None
-        channels = _get(b, "channels", list, [], where)
-        for j, url in enumerate(channels):
-            if not isinstance(url, str) or not url.strip():
-                raise ConfigError(f"{where}.channels[{j}]: expected a non-empty apprise URL string")
-        banks.append(BankConfig(id=bid, name=_get(b, "name", str, bid, where), locale=locale,
-                                min_severity=min_sev, channels=tuple(channels)))
-    return Config(**cfg_kwargs, delivery=delivery, detectors=checked, banks=tuple(banks), path=path)
+        banks.append(_bank(b, bid, f"banks[{bid}]", SIGNALS))
+    inhibit = DEFAULT_INHIBIT
+    if "inhibit_rules" in raw:
+        rules = raw["inhibit_rules"]
+        if not isinstance(rules, list):
+            raise ConfigError("inhibit_rules: expected an array of [[inhibit_rules]] tables")
+        inhibit = tuple(_inhibit_rule(r, f"inhibit_rules[{i}]", SIGNALS) for i, r in enumerate(rules))
+    return Config(**cfg_kwargs, delivery=delivery, detectors=checked, banks=tuple(banks), inhibit_rules=inhibit,
+                  path=path)
+
+
+def _severity(table: dict[str, Any], key: str, default: str, where: str) -> Severity:
+    try:
+        return Severity.parse(_get(table, key, str, default, where))
+    except ValueError as exc:
+        raise ConfigError(f"{where}.{key}: {exc}") from None
+
+
+def _signals(table: dict[str, Any], key: str, where: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    values = _get(table, key, list, [], where)
+    for v in values:
+        if v not in known:
+            raise ConfigError(f"{where}.{key}: unknown signal {v!r}; valid: {', '.join(known)}")
+    return tuple(values)
+
+
+def _names(table: dict[str, Any], key: str, where: str, receivers: Mapping[str, str]) -> tuple[str, ...]:
+    names = _get(table, key, list, [], where)
+    for n in names:
+        if n not in receivers:
+            valid = ", ".join(receivers) or "(none defined)"
+            raise ConfigError(f"{where}.{key}: unknown receiver {n!r}; receivers of this bank: {valid}")
+    return tuple(names)
+
+
+def _bank(b: dict[str, Any], bid: str, where: str, known: tuple[str, ...]) -> BankConfig:
+    _check_keys(b, {"id", "name", "locale", "min_severity", "channels", "receivers", "routes", "signals",
+                    "thresholds", "escalate", "digest", "group_wait_seconds"}, where)
+    locale = _get(b, "locale", str, "zh-CN", where)
+    if locale not in LOCALES:
+        raise ConfigError(f"{where}.locale: {locale!r} is not supported; valid: {', '.join(LOCALES)}")
+    receivers: dict[str, str] = {}
+    for j, url in enumerate(_get(b, "channels", list, [], where)):
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{where}.channels[{j}]: expected a non-empty apprise URL string")
+        receivers[f"channel-{j + 1}"] = url
+    for name, url in _get(b, "receivers", dict, {}, where).items():
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{where}.receivers.{name}: expected a non-empty apprise URL string")
+        if name in receivers:
+            raise ConfigError(f"{where}.receivers.{name}: defined twice")
+        receivers[name] = url
+    routes = []
+    for k, r in enumerate(_get(b, "routes", list, [], where)):
+        rw = f"{where}.routes[{k}]"
+        if not isinstance(r, dict):
+            raise ConfigError(f"{rw}: expected a table")
+        _check_keys(r, {"min_severity", "signals", "receivers", "digest", "continue"}, rw)
+        route = Route(min_severity=_severity(r, "min_severity", "low", rw), signals=_signals(r, "signals", rw, known),
+                      receivers=_names(r, "receivers", rw, receivers), digest=_get(r, "digest", bool, False, rw),
+                      continue_=_get(r, "continue", bool, False, rw))
+        if not route.receivers and not route.digest:
+            raise ConfigError(f"{rw}: a route needs receivers, or digest = true")
+        routes.append(route)
+    thresholds = {}
+    for signal, value in _get(b, "thresholds", dict, {}, where).items():
+        if signal not in known:
+            raise ConfigError(f"{where}.thresholds: unknown signal {signal!r}; valid: {', '.join(known)}")
+        thresholds[signal] = _positive(_get({signal: value}, signal, float, None, f"{where}.thresholds"),
+                                       f"{where}.thresholds.{signal}")
+    esc = _get(b, "escalate", dict, {}, where)
+    _check_keys(esc, {"exposure_at_least", "due_within_days"}, f"{where}.escalate")
+    escalation = Escalation(
+        exposure_at_least=_get(esc, "exposure_at_least", float, None, f"{where}.escalate"),
+        due_within_days=_get(esc, "due_within_days", int, None, f"{where}.escalate"))
+    dg = _get(b, "digest", dict, {}, where)
+    _check_keys(dg, {"receivers", "hour"}, f"{where}.digest")
+    hour = _get(dg, "hour", int, 8, f"{where}.digest")
+    if not 0 <= hour <= 23:
+        raise ConfigError(f"{where}.digest.hour: must be 0-23 (China time), got {hour}")
+    digest = DigestSettings(enabled="digest" in b or any(r.digest for r in routes),
+                            receivers=_names(dg, "receivers", f"{where}.digest", receivers), hour=hour)
+    return BankConfig(
+        id=bid, name=_get(b, "name", str, bid, where), locale=locale,
+        min_severity=_severity(b, "min_severity", "medium", where), receivers=receivers, routes=tuple(routes),
+        signals=_signals(b, "signals", where, known), thresholds=thresholds, escalation=escalation, digest=digest,
+        group_wait_seconds=_non_negative_float(_get(b, "group_wait_seconds", float, 0.0, where),
+                                               f"{where}.group_wait_seconds"))
+
+
+def _non_negative_float(value: float, where: str) -> float:
+    if value < 0:
+        raise ConfigError(f"{where}: must be >= 0, got {value}")
+    return value
+
+
+def _inhibit_rule(r: Any, where: str, known: tuple[str, ...]) -> InhibitRule:
+    if not isinstance(r, dict):
+        raise ConfigError(f"{where}: expected a table")
+    _check_keys(r, {"source_signals", "target_max_severity"}, where)
+    sources = _signals(r, "source_signals", where, known)
+    if not sources:
+        raise ConfigError(f"{where}.source_signals: name at least one signal")
+    return InhibitRule(sources, _severity(r, "target_max_severity", "high", where))

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from alerts.fanout import AlertChange, BankPolicy, fan_out
+from alerts.fanout import AlertChange, fan_out
+from alerts.policy import BankPolicy
 from detectors.records import FIELDS, History, MonthlyTable
 from detectors.registry import DetectorSet, build_detectors
 from detectors.risk import combined_risk
@@ -81,7 +82,7 @@ class IngestStats:
 
 
 def policies_from_config(config: Config) -> dict[str, BankPolicy]:
-    return {b.id: BankPolicy(b.id, b.name, b.locale, b.min_severity, b.channels) for b in config.banks}
+    return {b.id: b.policy for b in config.banks}
 
 
 def sync_banks(session: Session, config: Config, now: datetime) -> None:
@@ -325,7 +326,8 @@ class Pipeline:
         if changes:
             names = {eid: n for eid, n in session.execute(
                 select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_({c[1].enterprise_id for c in changes})))}
-            result.alerts.extend(fan_out(session, changes, self.policies, names=names, risks=risks, now=now))
+            result.alerts.extend(fan_out(session, changes, self.policies, names=names, risks=risks, now=now,
+                                         inhibit_rules=self.config.inhibit_rules))
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

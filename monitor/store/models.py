@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base", "Enterprise", "MonthlyRecord", "DiscreteRecord", "SeenEvent", "RejectedEvent", "Bank",
-    "WatchlistEntry", "DetectionRow", "AlertRow", "Delivery", "PipelineState",
+    "WatchlistEntry", "DetectionRow", "AlertRow", "Delivery", "PipelineState", "Silence", "AuditEntry",
 ]
 
 USCC = String(18)
@@ -182,26 +182,44 @@ class AlertRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # what a risk manager did with it
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_at: Mapped[datetime | None]
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    resolution_code: Mapped[str | None] = mapped_column(String(32))
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    feedback: Mapped[str | None] = mapped_column(String(16))  # true_positive | false_positive
+    # why it was not sent on its own
+    silenced_by: Mapped[int | None] = mapped_column(Integer)
+    inhibited_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class Delivery(Base):
-    """Outbox row: one message to one channel for one alert transition.
+    """Outbox row: one message to one channel.
 
-    Written in the same transaction as the state change that caused it. The
-    message is frozen in ``payload`` at that moment; the channel is referenced
-    by a hash of its URL, so no secret is copied into the database.
+    Most rows are one alert transition (``alert_id``, ``transition``); a
+    digest or a silence-expiry notice has no single alert. ``dedupe_key``
+    names what the message is about, so the same thing is never queued twice
+    for a channel. Written in the same transaction as the state change that
+    caused it; the message content is frozen in ``payload`` at that moment;
+    the channel is referenced by a hash of its URL, so no secret is copied
+    into the database. Rows of one bank and enterprise that fall due together
+    go out as one grouped message.
     """
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("alert_id", "transition", "channel_key", name="uq_delivery_once"),
+        UniqueConstraint("dedupe_key", "channel_key", name="uq_delivery_once"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_alert", "alert_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    alert_id: Mapped[str] = mapped_column(String(32), ForeignKey("alerts.id"))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    alert_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("alerts.id"))
     bank_id: Mapped[str] = mapped_column(String(64))
-    transition: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # new | escalated | resolved
+    enterprise_id: Mapped[str | None] = mapped_column(USCC)
+    transition: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))  # new | escalated | resolved | digest | silence_expired
     channel_key: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(500))  # redacted URL, for people
     status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
@@ -211,6 +229,50 @@ class Delivery(Base):
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Silence(Base):
+    """A bank's decision not to be told, for a while, about an enterprise and/or a signal.
+
+    Runtime state rather than configuration (as in Alertmanager): risk
+    managers create them. The bank is told when one expires, with the alerts
+    it held back that are still open.
+    """
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silence_bank_expiry", "bank_id", "expires_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bank_id: Mapped[str] = mapped_column(String(64), ForeignKey("banks.id"))
+    enterprise_id: Mapped[str | None] = mapped_column(USCC)
+    signal: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    expired_notified_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class AuditEntry(Base):
+    """Append-only trail: every alert state change, delivery attempt and human action.
+
+    The store refuses UPDATE and DELETE on this table (triggers created by the
+    migration), so the trail a regulator reads is the trail that was written.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_bank_at", "bank_id", "at"),
+        Index("ix_audit_alert", "alert_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    bank_id: Mapped[str | None] = mapped_column(String(64))
+    alert_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(18))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON)
 
 
 class PipelineState(Base):

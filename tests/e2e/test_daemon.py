@@ -88,21 +88,28 @@ def test_simulated_portfolio_alerts_the_right_banks_and_replay_sends_nothing(tmp
         hit = len(alerted[b] & mine) / len(mine)
         noise = len(alerted[b] & healthy) / len(healthy)
         assert hit >= 0.5 and hit >= 4 * noise, (b, hit, noise)
-    # every alert reached every channel of its bank, and nothing failed
+    # every alert reached every channel of its bank, or was held behind a court listing; nothing failed
     for a in alerts:
+        if a["inhibited_by"]:
+            assert not a["deliveries"]
+            continue
         assert a["deliveries"] and all(d["status"] == "sent" for d in a["deliveries"]), a
-    n_mail = sum(len(a["deliveries"]) for a in alerts if a["bank_id"] == "bank_a") + sum(
-        1 for a in alerts if a["bank_id"] == "bank_c" for d in a["deliveries"] if d["channel"].startswith("mailto"))
-    assert len(smtp_server.messages) == n_mail
-    hooks = [r.json() for r in http_receiver.requests]
-    assert len(hooks) == sum(1 for a in alerts if a["bank_id"] in ("bank_b", "bank_c")
-                             for d in a["deliveries"] if d["channel"].startswith("lwhook"))
+    # alerts due together for one enterprise arrive as one message carrying all of them
+    hooked = {a["alert_id"] for a in alerts if a["bank_id"] in ("bank_b", "bank_c") for d in a["deliveries"]
+              if d["channel"].startswith("lwhook")}
+    received = set()
     for r in http_receiver.requests:
         body = r.json()
         assert r.path == f"/hooks/{body['bank_id']}"
         assert body["enterprise"]["id"] in watched[body["bank_id"]]
         assert r.header("X-Loanwatch-Alert-Id") == body["alert_id"]
         assert {ln["loan_id"].split("-")[0] for ln in body["loans"]} == {body["bank_id"].replace("_", "").upper()}
+        received.add(body["alert_id"])
+        received.update(x["alert_id"] for x in body.get("related", ()) if x.get("kind") != "open")
+    assert received == hooked
+    mailed = [a for a in alerts if a["bank_id"] in ("bank_a", "bank_c") and any(
+        d["channel"].startswith("mailto") for d in a["deliveries"])]
+    assert len({(a["bank_id"], a["enterprise_id"]) for a in mailed}) <= len(smtp_server.messages) <= len(mailed)
     for m in smtp_server.messages:
         to = m.rcpt_tos[0]
         eids = {a["enterprise_id"] for a in alerts if a["bank_id"] == ("bank_a" if "bank-a" in to else "bank_c")}
