@@ -246,8 +246,9 @@ def fan_out(
     for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.enterprise_id.in_(eids))):
         watchers.setdefault(entry.enterprise_id, {}).setdefault(entry.bank_id, []).append(entry)
     sources = {s for r in inhibit_rules for s in r.source_signals}
-    # inhibiting signals first, so the lesser ones found in the same pass are held behind them
-    relevant.sort(key=lambda c: (c[1].signal not in sources, c[1].enterprise_id, c[1].signal))
+    # Inhibiting signals last: lesser findings of the same pass are queued first and so travel inside
+    # the inhibitor's grouped message; only later ones, while it stays open, are held behind it.
+    relevant.sort(key=lambda c: (c[1].signal in sources, c[1].enterprise_id, c[1].signal))
     out: list[AlertChange] = []
     for kind, det, previous in relevant:
         for bank_id, entries in sorted(watchers.get(det.enterprise_id, {}).items()):

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from alerts.fanout import AlertChange
 from alerts.outbox import DeliverySettings, DispatchStats, dispatch_due
+from detectors.registry import DetectorSet
 from monitor.config import Config
 from monitor.pipeline import IngestStats, Pipeline
 from monitor.store.db import migrate, open_engine
@@ -29,13 +30,14 @@ log = logging.getLogger("loanwatch")
 
 class Loanwatch:
     def __init__(self, config: Config, *, clock: Callable[[], datetime] | None = None,
-                 on_alert: Callable[[AlertChange], None] | None = None, migrate_schema: bool = True) -> None:
+                 on_alert: Callable[[AlertChange], None] | None = None, migrate_schema: bool = True,
+                 detectors: DetectorSet | None = None) -> None:
         self.config = config
         self.engine = open_engine(config.store)
         if migrate_schema:
             migrate(self.engine)
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.pipeline = Pipeline(config, self.engine, clock=self.clock, on_alert=on_alert)
+        self.pipeline = Pipeline(config, self.engine, clock=self.clock, on_alert=on_alert, detectors=detectors)
         self.sessions = self.pipeline.sessions
         self._reload_requested = threading.Event()
         self._reload: Callable[[], Config] | None = None

@@ -421,6 +421,21 @@ def db_upgrade(ctx):
     click.echo(f"store is at the latest schema: {_safe_url(app.config.store)}")
 
 
+def _register_extensions() -> None:
+    from monitor import cli_alerts
+
+    cli_alerts.register(cli)
+    try:
+        from monitor import cli_kafka
+    except ImportError:  # Kafka tools are optional
+        return
+    if hasattr(cli_kafka, "register"):
+        cli_kafka.register(cli)
+
+
+_register_extensions()
+
+
 def main() -> None:  # pragma: no cover
     cli(obj={})
 
