@@ -145,7 +145,8 @@ def _resolve_store(url: str, base_dir: Path | None) -> str:
 
 
 def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str | None = None) -> Config:
-    _check_keys(raw, {"global", "delivery", "detectors", "banks", "inhibit_rules"}, "config")
+    # [kafka] is read by the Kafka commands themselves (streams.kafka_config)
+    _check_keys(raw, {"global", "delivery", "detectors", "banks", "inhibit_rules", "kafka"}, "config")
     g = raw.get("global", {})
     _check_keys(
         g,

@@ -164,8 +164,10 @@ def _parent_death_signal() -> Callable[[], None] | None:
 class TansuBroker:
     """Start Tansu on a free loopback port with memory storage; stop it cleanly.
 
-    >>> with TansuBroker() as broker:          # doctest: +SKIP
-    ...     create_topics(KafkaSettings(bootstrap=broker.bootstrap))
+    Usage (what the Kafka test fixtures do)::
+
+        with TansuBroker() as broker:
+            create_topics(KafkaSettings(bootstrap=broker.bootstrap))
 
     The broker's output goes to a log file (``log_path``) rather than a pipe
     that nobody reads and that would block it once full; its tail is quoted
