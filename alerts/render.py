@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts.chart import series_chart_html
 from alerts.message import AlertView, Message
 from detectors.severity import Severity
 
@@ -67,6 +68,10 @@ _BASELINES: dict[str, dict[str, str]] = {
     "poisson_rate_before": {"zh-CN": "变化前的月均发生数", "en": "monthly rate before the change"},
     "same_months_last_year": {"zh-CN": "去年同期", "en": "same months last year"},
     "pooled_rate_before": {"zh-CN": "变化前的合计离职人数 ÷ 月初在册人数", "en": "leavers ÷ headcount, pooled over the months before the change"},
+}
+_CHART = {
+    "zh-CN": {"after": "变化起点及之后", "baseline": "变化前水平", "excluded": "春节月份（已剔除）"},
+    "en": {"after": "from the change", "baseline": "level before the change", "excluded": "New Year (excluded)"},
 }
 # Rule detections compare nothing: the event is the finding.
 _NO_BASELINE = ("event", "")
@@ -333,6 +338,7 @@ class _Content:
     series_label: str = ""
     series: list[_SeriesRow] = field(default_factory=list)
     spark: str = ""
+    chart: str = ""
     footer: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -414,6 +420,12 @@ def _collect(alert: AlertView) -> _Content:
     c.series, c.spark = _series(series, alert.change_period, set(excluded), num)
     if c.series:
         c.series_label = t["series"].format(n=len(c.series))
+        values = [v if isinstance(v, int | float) else None for v in (series.get("values") or [])]
+        c.chart = series_chart_html(
+            [str(p) for p in series.get("periods") or ()], values, change_period=alert.change_period,
+            baseline=before if isinstance(before, int | float) else None, excluded=excluded,
+            labels=_CHART[loc],
+            colour=(_RESOLVED_COLOUR if alert.kind == "resolved" else _HTML_COLOUR[alert.severity])[0])
 
     c.footer = [
         (t["detected_at"], alert.detected_at),
@@ -595,6 +607,7 @@ def _to_html(c: _Content) -> str:
             f'<h3 style="{h3}">{e(c.series_label)} <span style="font-weight:normal;color:#666">'
             f"{e(c.spark)}</span></h3>"
         )
+        out.append(c.chart)
         out.append(
             f'<table style="border-collapse:collapse"><tr><th style="{label_cell};border-bottom:1px solid #ddd">'
             f'{e(t["period"])}</th><th style="{label_cell};border-bottom:1px solid #ddd;text-align:right">'
