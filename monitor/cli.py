@@ -6,6 +6,7 @@ turned into click errors with a clear message and a non-zero exit code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -35,6 +36,16 @@ def _app(ctx: click.Context, **kwargs):
         return Loanwatch(_config(ctx), **kwargs)
     except Exception as exc:  # store unreachable, bad URL, failed migration
         raise click.ClickException(f"cannot open the store: {exc}") from None
+
+
+@contextlib.contextmanager
+def opened(ctx: click.Context, **kwargs):
+    """The library object for one command, closed whatever happens."""
+    app = _app(ctx, **kwargs)
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def _echo_json(data) -> None:

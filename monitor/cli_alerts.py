@@ -20,10 +20,10 @@ def _echo_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _ctx_app(ctx: click.Context):
-    from monitor.cli import _app
+def _opened(ctx: click.Context):
+    from monitor.cli import opened
 
-    return _app(ctx)
+    return opened(ctx)
 
 
 def _policy(ctx: click.Context, bank: str):
@@ -44,16 +44,13 @@ def _act(ctx: click.Context, bank: str, fn, **kwargs):
     from alerts.actions import ActionError
 
     _policy(ctx, bank)
-    app = _ctx_app(ctx)
     try:
-        with app.sessions.begin() as s:
+        with _opened(ctx) as app, app.sessions.begin() as s:
             alert = fn(s, bank, now=app.clock(), **kwargs)
             return {"alert_id": alert.id, "status": alert.status, "acknowledged_by": alert.acknowledged_by,
                     "assignee": alert.assignee, "resolution_code": alert.resolution_code, "feedback": alert.feedback}
     except ActionError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        app.close()
 
 
 def register(cli: click.Group) -> None:
@@ -74,9 +71,8 @@ def register(cli: click.Group) -> None:
         from monitor.store.models import DetectionRow
 
         _policy(ctx, bank)
-        app = _ctx_app(ctx)
         try:
-            with app.sessions() as s:
+            with _opened(ctx) as app, app.sessions() as s:
                 a = get_alert(s, bank, alert_id)
                 det = s.get(DetectionRow, a.detection_id)
                 trail = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "detail": e.detail}
@@ -89,8 +85,6 @@ def register(cli: click.Group) -> None:
                         "evidence": det.evidence if det else None, "audit": trail}
         except ActionError as exc:
             raise click.ClickException(str(exc)) from None
-        finally:
-            app.close()
         if as_json:
             _echo_json(data)
             return
@@ -187,20 +181,18 @@ def register(cli: click.Group) -> None:
         _policy(ctx, bank)
         if bool(duration) == bool(until):
             raise click.UsageError("give exactly one of --for and --until")
-        app = _ctx_app(ctx)
-        now = app.clock()
         try:
-            expires = now + _duration(duration) if duration else datetime.fromisoformat(until)
-            if expires.tzinfo is None:
-                raise click.BadParameter("--until needs an offset, e.g. 2025-03-01T00:00:00+08:00")
-            with app.sessions.begin() as s:
-                sil = add_silence(s, bank, enterprise_id=enterprise, signal=signal, reason=reason, author=author,
-                                  expires_at=expires.astimezone(UTC), now=now)
-                click.echo(f"silence #{sil.id} for {bank} until {expires.isoformat()}")
+            with _opened(ctx) as app:
+                now = app.clock()
+                expires = now + _duration(duration) if duration else datetime.fromisoformat(until)
+                if expires.tzinfo is None:
+                    raise click.BadParameter("--until needs an offset, e.g. 2025-03-01T00:00:00+08:00")
+                with app.sessions.begin() as s:
+                    sil = add_silence(s, bank, enterprise_id=enterprise, signal=signal, reason=reason, author=author,
+                                      expires_at=expires.astimezone(UTC), now=now)
+                    click.echo(f"silence #{sil.id} for {bank} until {expires.isoformat()}")
         except SilenceError as exc:
             raise click.ClickException(str(exc)) from None
-        finally:
-            app.close()
 
     @silence_group.command("list")
     @click.argument("bank")
@@ -211,12 +203,8 @@ def register(cli: click.Group) -> None:
         from alerts.silences import list_silences
 
         _policy(ctx, bank)
-        app = _ctx_app(ctx)
-        try:
-            with app.sessions() as s:
-                rows = [dataclasses.asdict(v) for v in list_silences(s, bank, app.clock(), include_old=include_old)]
-        finally:
-            app.close()
+        with _opened(ctx) as app, app.sessions() as s:
+            rows = [dataclasses.asdict(v) for v in list_silences(s, bank, app.clock(), include_old=include_old)]
         if as_json:
             _echo_json(rows)
             return
@@ -234,14 +222,11 @@ def register(cli: click.Group) -> None:
         from alerts.silences import SilenceError, end_silence
 
         _policy(ctx, bank)
-        app = _ctx_app(ctx)
         try:
-            with app.sessions.begin() as s:
+            with _opened(ctx) as app, app.sessions.begin() as s:
                 end_silence(s, bank, silence_id, by=by, now=app.clock())
         except SilenceError as exc:
             raise click.ClickException(str(exc)) from None
-        finally:
-            app.close()
         click.echo(f"silence #{silence_id} ended")
 
     @cli.command("digest")
@@ -255,8 +240,7 @@ def register(cli: click.Group) -> None:
         from alerts.digest import build_digest, queue_digest, render_digest
 
         policy = _policy(ctx, bank)
-        app = _ctx_app(ctx)
-        try:
+        with _opened(ctx) as app:
             now = app.clock()
             since = now - timedelta(hours=hours)
             with app.sessions.begin() as s:
@@ -264,8 +248,6 @@ def register(cli: click.Group) -> None:
                            else build_digest(s, policy, since=since, now=now))
             if send:
                 app.deliver_all_due()
-        finally:
-            app.close()
         if as_json:
             _echo_json(payload)
         else:
@@ -288,16 +270,12 @@ def register(cli: click.Group) -> None:
 
         if bank:
             _policy(ctx, bank)
-        app = _ctx_app(ctx)
-        try:
-            with app.sessions() as s:
-                start = datetime.fromisoformat(since) if since else None
-                rows = [{"id": e.id, "at": e.at.isoformat(), "bank_id": e.bank_id, "alert_id": e.alert_id,
-                         "enterprise_id": e.enterprise_id, "actor": e.actor, "action": e.action, "detail": e.detail}
-                        for e in query(s, bank_id=bank, alert_id=alert_id, enterprise_id=enterprise, actor=actor,
-                                       action=action, since=start, limit=limit)]
-        finally:
-            app.close()
+        start = datetime.fromisoformat(since) if since else None
+        with _opened(ctx) as app, app.sessions() as s:
+            rows = [{"id": e.id, "at": e.at.isoformat(), "bank_id": e.bank_id, "alert_id": e.alert_id,
+                     "enterprise_id": e.enterprise_id, "actor": e.actor, "action": e.action, "detail": e.detail}
+                    for e in query(s, bank_id=bank, alert_id=alert_id, enterprise_id=enterprise, actor=actor,
+                                   action=action, since=start, limit=limit)]
         if as_json:
             _echo_json(rows)
             return
