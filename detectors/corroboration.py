@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from detectors.periods import months_between
 from detectors.records import Detection
+from detectors.severity import Severity
 
 __all__ = ["FAMILIES", "STANDALONE", "corroborate"]
 
@@ -43,11 +44,16 @@ FAMILIES: dict[str, str] = {
 STANDALONE = frozenset({"dishonest_debtor_listed", "consumption_restriction"})
 
 
-def corroborate(found: Sequence[Detection], *, as_of: str | None, window_months: int = 12) -> list[Detection]:
+def corroborate(found: Sequence[Detection], *, as_of: str | None, window_months: int = 12,
+                min_backing: Severity = Severity.MEDIUM) -> list[Detection]:
     """Adjust severities of the findings that started within ``window_months`` of ``as_of``.
 
+    Only findings whose own severity is at least ``min_backing`` back another:
+    a low finding (a small drift, a routine register change) is too weak to
+    vouch for anything, and counting it would let two weak findings raise
+    each other (on the simulated portfolio, about a fifth of the false alerts).
+
     >>> from detectors.records import Evidence
-    >>> from detectors.severity import Severity
     >>> ev = Evidence(None, None, None, "event")
     >>> lone = Detection("X", "tax_arrears", "2024-05", "event", Severity.MEDIUM, ev)
     >>> [d.severity.label for d in corroborate([lone], as_of="2024-06")]
@@ -56,6 +62,9 @@ def corroborate(found: Sequence[Detection], *, as_of: str | None, window_months:
     >>> power = Detection("X", "electricity_drop", "2024-03", "down", Severity.MEDIUM, ev)
     >>> [(d.signal, d.severity.label) for d in corroborate([lone, churn, power], as_of="2024-06")]
     [('tax_arrears', 'high'), ('departure_rate_rise', 'high'), ('electricity_drop', 'high')]
+    >>> weak = dataclasses.replace(power, severity=Severity.LOW)
+    >>> [(d.signal, d.severity.label) for d in corroborate([churn, weak], as_of="2024-06")]
+    [('departure_rate_rise', 'low'), ('electricity_drop', 'low')]
     """
     if as_of is None:
         return list(found)
@@ -66,7 +75,8 @@ def corroborate(found: Sequence[Detection], *, as_of: str | None, window_months:
             out.append(d)
             continue
         family = FAMILIES.get(d.signal, d.signal)
-        backing = sorted({x.signal for x in recent if FAMILIES.get(x.signal, x.signal) != family})
+        backing = sorted({x.signal for x in recent
+                          if FAMILIES.get(x.signal, x.signal) != family and x.severity >= min_backing})
         families = {FAMILIES.get(s, s) for s in backing}
         if not families and d.signal not in STANDALONE:
             severity = d.severity.raised(-1)

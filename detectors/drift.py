@@ -34,7 +34,8 @@ import math
 import numpy as np
 
 from detectors.exceptions import BadParameter
-from detectors.online import BinomialStream, GaussianStream, JointCusum, PoissonStream
+from detectors.online import BinomialStream, GaussianStream, JointCusum, MixtureCusum, PoissonStream
+from detectors.online import mixture as _mixture
 from detectors.periods import period_at
 from detectors.records import Detection, Evidence, History
 from detectors.seasonal import is_cny_month
@@ -127,6 +128,16 @@ class DriftDetector:
         assumed (log units; a meter's resolution).
     history_months
         Months looked at, ending at the latest.
+    mix
+        Several streams. ``None``: one CUSUM on their summed log-likelihood
+        ratios, the test of "the workforce is sliding on every flow"; a
+        stream that holds steady counts against the others. A probability
+        ``p``: one CUSUM per stream, combined as the mixture likelihood ratio
+        (Xie & Siegmund 2013) with each stream moving with probability ``p``,
+        so a steady stream (a firm that still pays the housing fund) adds
+        nothing instead. On the simulated portfolio the joint test is the
+        better of the two (its veto also silences noise in one flow); the
+        mixture is the safer choice where firms slide on one flow at a time.
 
     Example
     -------
@@ -171,6 +182,7 @@ class DriftDetector:
         clip: float = 3.0,
         min_spread: float = 0.03,
         history_months: int = 48,
+        mix: float | None = None,
     ) -> None:
         metrics = tuple(metrics)
         if not metrics or any(m not in STREAMS for m in metrics) or len(set(metrics)) != len(metrics):
@@ -206,12 +218,15 @@ class DriftDetector:
         self.clip = float(clip)
         self.min_spread = float(min_spread)
         self.history_months = int(history_months)
+        if mix is not None and not 0 < mix <= 1:
+            raise BadParameter("mix must be None or in (0, 1]")
+        self.mix = None if mix is None else float(mix)
         self.usage = bool(usage)
         self.direction = STREAMS[metrics[0]][2]
         self._new_test()  # settings are checked now, not on the first history
 
     # -- the online test ----------------------------------------------------------------
-    def _new_test(self) -> JointCusum:
+    def _new_test(self) -> JointCusum | MixtureCusum:
         common = dict(baseline_points=self.baseline_points, min_baseline=self.min_baseline)
         streams = []
         for m, r in zip(self.metrics, self.ratios):
@@ -223,7 +238,11 @@ class DriftDetector:
             else:
                 streams.append(GaussianStream(shift=math.log(r), clip=self.clip, min_spread=self.min_spread,
                                               **common))
-        return JointCusum(streams, threshold=self.strength_steps[0], max_step=self.max_step)
+        h = self.strength_steps[0]
+        if len(streams) == 1 or self.mix is None:
+            return JointCusum(streams, threshold=h, max_step=self.max_step)
+        return MixtureCusum([JointCusum([st], threshold=h, max_step=self.max_step) for st in streams],
+                            mix=self.mix, threshold=h)
 
     def _columns(self, history: History):
         """(month indices, {metric: (numerator, denominator) arrays with NaN where missing})."""
@@ -271,9 +290,9 @@ class DriftDetector:
         fed.setdefault("columns", cols)
         fed.setdefault("used", used)
         parts = [self._stream(cache, key, fed, m, r) for m, r in zip(self.metrics, self.ratios)]
-        if any(p is None for p in parts):
+        if all(p is None for p in parts):
             return []
-        statistic, peak = self._scan(parts)
+        statistic, peak = self._combined(cache, key, parts)
         if peak < self.strength_steps[0] or statistic < self.hold * self.strength_steps[0]:
             return []
         # A finding (a few per cent of calls): replay the reference online test for its baseline and run.
@@ -290,6 +309,30 @@ class DriftDetector:
             return []
         return self._finding(history.enterprise_id, test, index, cols, festival, run)
 
+    def _combined(self, cache: dict, key: tuple, parts: list) -> tuple[float, float]:
+        """Final statistic and the peak of its current run: the joint CUSUM, or the streams' mixture."""
+        live = [p for p in parts if p is not None]
+        if self.mix is None or len(self.metrics) == 1:
+            path = self._path(live)
+        else:
+            paths = []
+            for m, r, part in zip(self.metrics, self.ratios, parts):
+                if part is None:
+                    continue
+                pkey = ("path", key, m, r, self.baseline_points, self.min_baseline, self.overdispersion,
+                        self.clip, self.min_spread, self.max_step)
+                path = cache.get(pkey)
+                if path is None:
+                    path = cache[pkey] = self._path([part])
+                paths.append(path)
+            stacked = np.minimum(np.array(paths), 600.0)
+            path = np.log1p(self.mix * np.expm1(stacked)).sum(axis=0)
+        if path[-1] <= 0.0:
+            return 0.0, 0.0
+        zeros = np.flatnonzero(path <= 0.0)
+        start = int(zeros[-1]) + 1 if len(zeros) else 0
+        return float(path[-1]), float(path[start:].max())
+
     def _change_start(self, test: JointCusum, cols: dict, used: list[int]) -> int:
         """Where the change starts: the split of the run, up to the alarm, that best explains the data.
 
@@ -304,21 +347,23 @@ class DriftDetector:
         first, last = test.run_start, test.alarm_at
         if last is None or last <= first:
             return first
-        best, best_k = -math.inf, first
         spans = []
         for m, stream in zip(self.metrics, test.streams):
+            if not _frozen(stream):
+                continue
             num, den = cols[m]
             pos = used[first:last + 1]
             x, e = num[pos], den[pos]
             ok = ~(np.isnan(x) | np.isnan(e))
             x, e = np.where(ok, x, 0.0), np.where(ok, e, 0.0)
             # suffix sums: months k..alarm for every k
-            spans.append((m, stream, np.cumsum(x[::-1])[::-1], np.cumsum(e[::-1])[::-1],
-                          np.cumsum(ok[::-1])[::-1], np.cumsum((x * x)[::-1])[::-1]))
+            spans.append((STREAMS[m], stream, np.cumsum(x[::-1])[::-1].tolist(), np.cumsum(e[::-1])[::-1].tolist(),
+                          np.cumsum(ok[::-1])[::-1].tolist()))
+        best, best_k = -math.inf, first
+        single = len(self.metrics) == 1 or self.mix is None
         for j in range(last - first + 1):
-            total = 0.0
-            for m, stream, sx, se, sn, _sxx in spans:
-                total += _one_sided_llr(STREAMS[m], stream, float(sx[j]), float(se[j]), int(sn[j]))
+            llrs = [_one_sided_llr(spec, stream, sx[j], se[j], sn[j]) for spec, stream, sx, se, sn in spans]
+            total = sum(llrs) if single else _mixture(llrs, self.mix)
             if total > best:
                 best, best_k = total, first + j
         return best_k
@@ -375,35 +420,34 @@ class DriftDetector:
         cache[skey] = out
         return out
 
-    def _scan(self, parts: list) -> tuple[float, float]:
-        """The CUSUM's final statistic and run peak (same arithmetic as ``JointCusum``).
+    def _path(self, parts: list) -> np.ndarray:
+        """The CUSUM statistic of one stream, or of several added (``JointCusum``), after every month fed.
 
-        While in control, every stream's baseline is simply its last
-        ``baseline_points`` present points (a finished run's points rejoin it),
-        so the first increment of a run that would start at any month is
-        computed for all months at once; the recursion is only walked inside
-        runs, which are few.
+        Same arithmetic as the online test. While in control, every stream's
+        baseline is simply its last ``baseline_points`` present points (a
+        finished run's points rejoin it), so the first increment of a run
+        that would start at any month is computed for all months at once; the
+        recursion is only walked inside runs, which are few.
         """
         first = parts[0][6] if len(parts) == 1 else np.sum([p[6] for p in parts], axis=0)
         blocked = parts[0][7] if len(parts) == 1 else np.any([p[7] for p in parts], axis=0)
+        path = np.zeros(len(first))
         starts = np.flatnonzero((first > 0) & ~blocked).tolist()
         if not starts:
-            return 0.0, 0.0
+            return path
         first_l = first.tolist()
         n_used = len(first_l)
         cap = self.max_step
         clip = self.clip
-        s = peak = 0.0
         t = 0
         for t0 in starts:
             if t0 < t:
                 continue
-            frozen = []
-            for model, present, ready, consts, xs, es, _f, _b in parts:
-                if ready[t0]:
-                    frozen.append((model == "gaussian", present, xs, es, [c[t0] for c in consts]))
+            frozen = [(model == "gaussian", present, xs, es, [k[t0] for k in consts])
+                      for model, present, ready, consts, xs, es, _f, _b in parts if ready[t0]]
             v = first_l[t0]
-            s = peak = v if v < cap else cap
+            s = v if v < cap else cap
+            path[t0] = s
             u = t0 + 1
             while u < n_used:
                 inc = 0.0
@@ -419,19 +463,20 @@ class DriftDetector:
                 s += inc if inc < cap else cap
                 if s <= 0.0:
                     break
-                if s > peak:
-                    peak = s
+                path[u] = s
                 u += 1
-            if u >= n_used:
-                return s, peak
-            s = peak = 0.0
             t = u + 1
-        return 0.0, 0.0
+        return path
 
     def _finding(self, eid, test, index, cols, festival, run) -> list[Detection]:
         parts = []  # (metric, before, after) per stream, in the bad direction's terms
         lost = 0.0
-        for m, stream in zip(self.metrics, test.streams):
+        children = getattr(test, "tests", [test] * len(self.metrics))
+        for m, stream, child in zip(self.metrics, test.streams, children):
+            if child.statistic == 0.0 and stream.ready:
+                stream.freeze()  # a stream that did not move: its baseline is its recent months
+            if not _frozen(stream):
+                continue
             num, den = cols[m]
             rn, rd = num[run], den[run]
             ok = ~(np.isnan(rn) | np.isnan(rd))
@@ -554,6 +599,16 @@ def _baseline_constants(model: str, x: np.ndarray, e: np.ndarray, k: np.ndarray,
         f = np.where((n > 3) & (var > 0), (1 + rho) / (1 - rho), 1.0)
         d = math.log(ratio) / sd
         return [mean, sd, d / f, d / 2.0]
+
+
+def _frozen(stream) -> bool:
+    """Has the stream a baseline (it learnt enough months and froze at least once)?"""
+    value = getattr(stream, "rate", None)
+    if value is None:
+        value = getattr(stream, "share", None)
+    if value is None:
+        value = getattr(stream, "mean", math.nan)
+    return value == value
 
 
 def _one_sided_llr(spec: tuple[str, str, str, str], stream, sx: float, se: float, n: int) -> float:

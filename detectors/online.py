@@ -24,10 +24,15 @@ the baseline (Pearson's chi-square over its degrees of freedom, at least 1)
 and divide each increment by it, the quasi-likelihood correction of
 McCullagh & Nelder (1989, ch. 9).
 
-:class:`JointCusum` adds the increments of several streams of one firm (its
-leavers, its joiners, its housing-fund coverage): under independence the sum
-is the log-likelihood ratio of "all moved" against "none moved", so several
-modest moves in the same direction add up to evidence none of them is alone.
+:class:`JointCusum` adds the increments of several streams of one firm: under
+independence the sum is the log-likelihood ratio of "all moved" against "none
+moved". Real slides move some streams and not others (a firm in trouble may
+keep paying the housing fund), and a stream that did not move would then
+veto the others; :class:`MixtureCusum` instead runs one CUSUM per stream and
+combines them as the mixture likelihood ratio of Xie & Siegmund (2013):
+``Σ log(1 - p + p·exp(S_i))``, each stream having moved with probability
+``p``. A quiet stream adds nothing, several modest moves add up to evidence
+none of them is alone.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from collections.abc import Sequence
 from detectors.exceptions import BadParameter
 
 __all__ = ["PoissonStream", "BinomialStream", "GaussianStream", "PoissonCusum", "BinomialCusum",
-           "GaussianCusum", "JointCusum"]
+           "GaussianCusum", "JointCusum", "MixtureCusum", "mixture"]
 
 
 # -- baselines: one stream's in-control model and its log-likelihood-ratio increment -----------
@@ -396,4 +401,93 @@ class GaussianCusum(JointCusum):
     def update(self, x: float) -> GaussianCusum:  # type: ignore[override]
         """Add one month's value."""
         super().update((float(x),))
+        return self
+
+
+def mixture(statistics: Sequence[float], p: float) -> float:
+    """Mixture log-likelihood ratio of several CUSUM statistics: ``Σ log(1 - p + p·exp(S))`` (0 when all are 0).
+
+    >>> round(mixture([0.0, 0.0], 0.5), 6), round(mixture([6.0, 0.0], 0.5), 2), round(mixture([3.0, 3.0], 0.5), 2)
+    (0.0, 5.31, 4.71)
+    """
+    total = 0.0
+    for s in statistics:
+        if s > 0.0:
+            total += math.log1p(p * math.expm1(s)) if s < 30.0 else s + math.log(p)
+    return total
+
+
+class MixtureCusum:
+    """Several streams of one firm, one CUSUM each, combined as a mixture (Xie & Siegmund 2013).
+
+    Parameters
+    ----------
+    tests
+        One single-stream test per stream (:class:`PoissonCusum`, ...), each
+        with its own baseline, run and ``max_step``.
+    mix
+        ``p``, the prior probability that a given stream moved in a slide.
+    threshold
+        Mixture statistic at which ``drift_detected`` turns on.
+
+    The combined run lasts while any stream is in a run; ``run_start``,
+    ``alarm_at``, ``peak`` and ``statistic`` are the combined ones.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(8)
+    >>> left = np.r_[rng.poisson(4, 18), rng.poisson(8, 8)]
+    >>> covered = rng.binomial(150, 0.9, 26)  # the housing fund is still paid: no veto
+    >>> c = MixtureCusum([PoissonCusum(ratio=2.0, threshold=1.0), BinomialCusum(ratio=0.9, threshold=1.0)],
+    ...                  threshold=6.0)
+    >>> for x, k in zip(left, covered):
+    ...     _ = c.update([(x, 150.0), (k, 150.0)])
+    >>> c.drift_detected, c.run_start >= 16
+    (True, True)
+    """
+
+    def __init__(self, tests: Sequence[JointCusum], *, mix: float = 0.5, threshold: float = 6.0) -> None:
+        if not tests:
+            raise BadParameter("at least one stream is needed")
+        if not 0 < mix <= 1:
+            raise BadParameter("mix must be in (0, 1]")
+        if not threshold > 0:
+            raise BadParameter("threshold must be > 0")
+        self.tests = list(tests)
+        self.mix = float(mix)
+        self.threshold = float(threshold)
+        self.statistic = 0.0
+        self.peak = 0.0
+        self.run_start: int | None = None
+        self.alarm_at: int | None = None
+        self.n_seen = 0
+
+    @property
+    def streams(self) -> list[_Stream]:
+        return [t.streams[0] for t in self.tests]
+
+    @property
+    def drift_detected(self) -> bool:
+        """True while the current combined run has reached the threshold."""
+        return bool(self.peak >= self.threshold)
+
+    def update(self, points: Sequence) -> MixtureCusum:
+        """Add one month: one point per stream, None where a stream has no value that month."""
+        i = self.n_seen
+        self.n_seen += 1
+        for t, p in zip(self.tests, points):
+            if p is not None:
+                JointCusum.update(t, (p,))
+        value = mixture([t.statistic for t in self.tests], self.mix)
+        if value <= 0.0:
+            self.statistic, self.peak, self.run_start, self.alarm_at = 0.0, 0.0, None, None
+            return self
+        if self.statistic == 0.0:
+            self.run_start = i
+        self.statistic = value
+        if value > self.peak:
+            self.peak = value
+            if self.alarm_at is None and value >= self.threshold:
+                self.alarm_at = i
         return self

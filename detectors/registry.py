@@ -35,15 +35,15 @@ DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
     "departure_rate_rise": (_DRIFT, dict(metrics=("departures",), ratios=(2.0,), strength_steps=(8.0, 10.0, 14.0, 20.0),
                                          severity_steps=(0.3, 0.5, 1.0, 2.0), baseline_points=24, min_baseline=9)),
     "workforce_attrition": (_DRIFT, dict(metrics=("departures", "hires", "hf_coverage"), ratios=(2.0, 0.5, 0.9),
-                                         strength_steps=(3.0, 4.0, 6.0, 9.0), severity_steps=(0.03, 0.06, 0.12, 0.25),
+                                         strength_steps=(3.0, 4.0, 5.0, 8.0), severity_steps=(0.03, 0.06, 0.12, 0.25),
                                          baseline_points=24, min_baseline=9)),
-    "electricity_drop": (_DRIFT, dict(metrics=("electricity",), ratios=(0.8,), strength_steps=(6.0, 12.0, 20.0, 30.0),
-                                      severity_steps=(0.15, 0.25, 0.4, 0.6))),
-    "water_drop": (_DRIFT, dict(metrics=("water",), ratios=(0.8,), strength_steps=(6.0, 12.0, 20.0, 30.0),
-                                severity_steps=(0.15, 0.25, 0.4, 0.6))),
-    "gas_drop": (_DRIFT, dict(metrics=("gas",), ratios=(0.8,), strength_steps=(6.0, 12.0, 20.0, 30.0),
-                              severity_steps=(0.15, 0.25, 0.4, 0.6))),
-    "housing_fund_drop": (_DRIFT, dict(metrics=("hf_coverage",), ratios=(0.9,), strength_steps=(8.0, 10.0, 14.0, 20.0),
+    "electricity_drop": (_DRIFT, dict(metrics=("electricity",), ratios=(0.8,), strength_steps=(4.0, 8.0, 12.0, 20.0),
+                                      severity_steps=(0.15, 0.25, 0.35, 0.5))),
+    "water_drop": (_DRIFT, dict(metrics=("water",), ratios=(0.8,), strength_steps=(4.0, 8.0, 12.0, 20.0),
+                                severity_steps=(0.15, 0.25, 0.35, 0.5))),
+    "gas_drop": (_DRIFT, dict(metrics=("gas",), ratios=(0.8,), strength_steps=(4.0, 8.0, 12.0, 20.0),
+                              severity_steps=(0.15, 0.25, 0.35, 0.5))),
+    "housing_fund_drop": (_DRIFT, dict(metrics=("hf_coverage",), ratios=(0.9,), strength_steps=(6.0, 8.0, 11.0, 16.0),
                                        severity_steps=(0.05, 0.1, 0.2, 0.4), baseline_points=24, min_baseline=9)),
     "lawsuit_surge": (_RATE, dict(event_type="lawsuit", role="defendant", key_field="case_no",
                                   severity_counts=(3, 4, 5, 8))),
@@ -120,10 +120,12 @@ class DetectorSet:
     ``corroboration_months``: findings that started within this many months
     of the latest data corroborate each other (see ``detectors.corroboration``);
     0 turns corroboration off and severities follow the size of each change alone.
+    ``corroboration_min_backing``: the least severity a finding needs to back another.
     """
 
     detectors: dict[str, Any]
     corroboration_months: int = 12
+    corroboration_min_backing: Severity = Severity.MEDIUM
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -135,7 +137,8 @@ class DetectorSet:
         for det in self.detectors.values():
             out.extend(det.detect(history, shared) if isinstance(det, DriftDetector) else det.detect(history))
         if self.corroboration_months and out:
-            out = corroborate(out, as_of=history.last_period(), window_months=self.corroboration_months)
+            out = corroborate(out, as_of=history.last_period(), window_months=self.corroboration_months,
+                              min_backing=self.corroboration_min_backing)
         return out
 
 

@@ -48,3 +48,31 @@ def usage_history(*, first="2022-01", last="2024-12", level=100_000.0, noise=0.0
             v *= 0.3
         records[p] = {"amount": max(0.0, v), "unit": "kWh"}
     return History.from_records(EID, {"utility.electricity": records})
+
+
+def workforce_history(*, first="2022-01", last="2024-12", size=150, rate=0.025, seed=0, cny_spike=3.0,
+                      slide_from: str | None = None, leave_mult=2.0, hire_mult=0.4, coverage=0.9,
+                      coverage_after=0.9, wave_at: str | None = None, wave_share=0.2) -> History:
+    """Headcount and housing fund of one firm: binomial departures (festival spike), hires that refill
+    to ``size``; from ``slide_from`` departures rise, hiring dries up and coverage may fall.
+    ``wave_at``: a one-off departure wave (a contract ending) that is refilled."""
+    rng = np.random.default_rng(seed)
+    heads, fund = {}, {}
+    insured = size
+    for p in period_range(first, last):
+        bad = slide_from is not None and p >= slide_from
+        _, back = cny_weights(p)
+        r = rate * (1 + (cny_spike - 1) * min(1.0, back * 1.5)) * (leave_mult if bad else 1.0)
+        start = insured
+        left = int(rng.binomial(start, min(r, 0.9)))
+        if wave_at == p:
+            left += int(start * wave_share)
+        # a healthy firm refills towards its size; a sliding one stops refilling and hires less
+        refill = rate * start * hire_mult if bad else max(0.0, 0.5 * (size - start) + rate * start)
+        joined = int(rng.poisson(refill))
+        insured = max(1, start - left + joined)
+        share = coverage_after if bad else coverage
+        heads[p] = {"insured": insured, "joined": joined, "left": left}
+        covered = int(rng.binomial(insured, share))
+        fund[p] = {"contributors": covered, "amount": covered * 800.0}
+    return History.from_records(EID, {"headcount": heads, "housing_fund": fund})
