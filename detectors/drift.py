@@ -292,48 +292,65 @@ class DriftDetector:
         parts = [self._stream(cache, key, fed, m, r) for m, r in zip(self.metrics, self.ratios)]
         if all(p is None for p in parts):
             return []
-        statistic, peak = self._combined(cache, key, parts)
-        if peak < self.strength_steps[0] or statistic < self.hold * self.strength_steps[0]:
+        state = self._combined(cache, key, parts)
+        if state is None:
             return []
-        # A finding (a few per cent of calls): replay the reference online test for its baseline and run.
-        test = self._new_test()
-        for j in used:
-            points = []
-            for m in self.metrics:
-                x, e = cols[m][0][j], cols[m][1][j]
-                points.append(None if x != x or e != e else (float(x), float(e)))
-            test.update(points if not self.usage else (points[0][0],))
-        start = self._change_start(test, cols, used)
+        start = self._change_start(state, cols, used)
         run = used[start:]
         if len(run) < self.min_months:
             return []
-        return self._finding(history.enterprise_id, test, index, cols, festival, run)
+        return self._finding(history.enterprise_id, state, index, cols, festival, run)
 
-    def _combined(self, cache: dict, key: tuple, parts: list) -> tuple[float, float]:
-        """Final statistic and the peak of its current run: the joint CUSUM, or the streams' mixture."""
-        live = [p for p in parts if p is not None]
-        if self.mix is None or len(self.metrics) == 1:
-            path = self._path(live)
+    def _combined(self, cache: dict, key: tuple, parts: list) -> _RunState | None:
+        """The current run of the joint CUSUM (or of the streams' mixture), if it is a finding.
+
+        None unless the run reached the reporting threshold and still holds
+        ``hold`` of it; otherwise where it started, where it alarmed, and the
+        baseline each stream is compared with.
+        """
+        h = self.strength_steps[0]
+        joint = self.mix is None or len(self.metrics) == 1
+        paths = []
+        if joint:
+            path = self._path([p for p in parts if p is not None])
         else:
-            paths = []
             for m, r, part in zip(self.metrics, self.ratios, parts):
                 if part is None:
+                    paths.append(None)
                     continue
                 pkey = ("path", key, m, r, self.baseline_points, self.min_baseline, self.overdispersion,
                         self.clip, self.min_spread, self.max_step)
-                path = cache.get(pkey)
-                if path is None:
-                    path = cache[pkey] = self._path([part])
-                paths.append(path)
-            stacked = np.minimum(np.array(paths), 600.0)
+                p = cache.get(pkey)
+                if p is None:
+                    p = cache[pkey] = self._path([part])
+                paths.append(p)
+            stacked = np.minimum(np.array([p for p in paths if p is not None]), 600.0)
             path = np.log1p(self.mix * np.expm1(stacked)).sum(axis=0)
-        if path[-1] <= 0.0:
-            return 0.0, 0.0
-        zeros = np.flatnonzero(path <= 0.0)
-        start = int(zeros[-1]) + 1 if len(zeros) else 0
-        return float(path[-1]), float(path[start:].max())
+        statistic = float(path[-1])
+        if statistic < self.hold * h or statistic <= 0.0:
+            return None
+        t0 = _run_start(path)
+        above = np.flatnonzero(path[t0:] >= h)
+        if not len(above):
+            return None
+        alarm = t0 + int(above[0])
+        baselines = []
+        for i, part in enumerate(parts):
+            if part is None:
+                baselines.append(None)
+                continue
+            if joint:
+                k = t0
+            elif paths[i][-1] > 0.0:
+                k = _run_start(paths[i])  # the stream's own run
+            else:
+                k = None  # a stream that did not move: its baseline is its recent months
+            kk = len(part["ready_k"]) - 1 if k is None else int(part["before"][k])
+            baselines.append(_Baseline(part["model"], {n: float(v[kk]) for n, v in part["params"].items()})
+                             if part["ready_k"][kk] else None)
+        return _RunState(statistic, t0, alarm, baselines)
 
-    def _change_start(self, test: JointCusum, cols: dict, used: list[int]) -> int:
+    def _change_start(self, state: _RunState, cols: dict, used: list[int]) -> int:
         """Where the change starts: the split of the run, up to the alarm, that best explains the data.
 
         The CUSUM run starts at the last time the statistic was zero, which a
@@ -344,12 +361,12 @@ class DriftDetector:
         frozen baseline, summed over the streams. Only months up to the alarm
         are used, so the start does not move once the finding exists.
         """
-        first, last = test.run_start, test.alarm_at
-        if last is None or last <= first:
+        first, last = state.run_start, state.alarm_at
+        if last <= first:
             return first
         spans = []
-        for m, stream in zip(self.metrics, test.streams):
-            if not _frozen(stream):
+        for m, stream in zip(self.metrics, state.baselines):
+            if stream is None:
                 continue
             num, den = cols[m]
             pos = used[first:last + 1]
@@ -402,21 +419,28 @@ class DriftDetector:
             before = np.arange(len(x))
             xp = xs = x
             ep = es = e
-        k = np.arange(len(xp) + 1)
-        n = np.minimum(k, self.baseline_points)
-        ready = n >= self.min_baseline
-        consts = [c[before] for c in _baseline_constants(model, xp, ep, k, k - n, n, ratio, self)]
+        windows = _windows(len(xp), self.baseline_points, self.min_baseline)
+        ready = windows["ready"]
+        consts, params = _baseline_constants(model, xp, ep, windows, ratio, self)
+        if present is None:  # every month has a value: the window before month t is the one at k = t
+            consts = [c[:-1] for c in consts]
+            ready_t = ready[:-1]
+            live = ready_t
+            blocked = ~ready_t
+        else:
+            consts = [c[before] for c in consts]
+            ready_t = ready[before]
+            live = present & ready_t
+            blocked = present & ~ready_t
         # the increment of a run that would start at each month (the baseline then is the window before it)
         if model == "gaussian":
             mean, sd, gain, half = consts
             first = gain * np.clip((xs - mean) / sd - half, -self.clip, self.clip)
         else:
             first = consts[0] * xs - consts[1] * es
-        live = ready[before] if present is None else present & ready[before]
         first = np.where(live, first, 0.0)
-        blocked = ~live if present is None else present & ~live
-        out = (model, None if present is None else present.tolist(), ready[before].tolist(),
-               [c.tolist() for c in consts], xs.tolist(), es.tolist(), first, blocked)
+        out = {"model": model, "present": present, "ready": ready_t, "consts": consts, "xs": xs, "es": es,
+               "first": first, "blocked": blocked, "params": params, "ready_k": ready, "before": before}
         cache[skey] = out
         return out
 
@@ -429,8 +453,8 @@ class DriftDetector:
         that would start at any month is computed for all months at once; the
         recursion is only walked inside runs, which are few.
         """
-        first = parts[0][6] if len(parts) == 1 else np.sum([p[6] for p in parts], axis=0)
-        blocked = parts[0][7] if len(parts) == 1 else np.any([p[7] for p in parts], axis=0)
+        first = parts[0]["first"] if len(parts) == 1 else np.sum([p["first"] for p in parts], axis=0)
+        blocked = parts[0]["blocked"] if len(parts) == 1 else np.any([p["blocked"] for p in parts], axis=0)
         path = np.zeros(len(first))
         starts = np.flatnonzero((first > 0) & ~blocked).tolist()
         if not starts:
@@ -443,8 +467,8 @@ class DriftDetector:
         for t0 in starts:
             if t0 < t:
                 continue
-            frozen = [(model == "gaussian", present, xs, es, [k[t0] for k in consts])
-                      for model, present, ready, consts, xs, es, _f, _b in parts if ready[t0]]
+            frozen = [(p["model"] == "gaussian",) + _as_lists(p) + ([float(c[t0]) for c in p["consts"]],)
+                      for p in parts if p["ready"][t0]]
             v = first_l[t0]
             s = v if v < cap else cap
             path[t0] = s
@@ -468,14 +492,11 @@ class DriftDetector:
             t = u + 1
         return path
 
-    def _finding(self, eid, test, index, cols, festival, run) -> list[Detection]:
+    def _finding(self, eid, state: _RunState, index, cols, festival, run) -> list[Detection]:
         parts = []  # (metric, before, after) per stream, in the bad direction's terms
         lost = 0.0
-        children = getattr(test, "tests", [test] * len(self.metrics))
-        for m, stream, child in zip(self.metrics, test.streams, children):
-            if child.statistic == 0.0 and stream.ready:
-                stream.freeze()  # a stream that did not move: its baseline is its recent months
-            if not _frozen(stream):
+        for m, stream in zip(self.metrics, state.baselines):
+            if stream is None:
                 continue
             num, den = cols[m]
             rn, rd = num[run], den[run]
@@ -483,11 +504,11 @@ class DriftDetector:
             if not ok.any():
                 continue
             rn, rd = rn[ok], rd[ok]
-            if isinstance(stream, PoissonStream):
+            if stream.model == "poisson":
                 before, after = stream.rate, float(rn.sum() / rd.sum())
                 expected = before * float(rd.sum())
                 lost += (float(rn.sum()) - expected) if STREAMS[m][2] == "up" else (expected - float(rn.sum()))
-            elif isinstance(stream, BinomialStream):
+            elif stream.model == "binomial":
                 before, after = stream.share, float(rn.sum() / rd.sum())
                 lost += (before - after) * float(rd.mean())
             else:
@@ -509,7 +530,7 @@ class DriftDetector:
                     else float(cols["hf_coverage"][1][run[0]])
                 size = lost / max(start_heads, 1.0)
         sev_size = _levels(size, self.severity_steps)
-        sev_strength = _levels(test.statistic, self.strength_steps)
+        sev_strength = _levels(state.statistic, self.strength_steps)
         if sev_size is None or sev_strength is None:
             return []
         severity = min(sev_size, sev_strength)
@@ -523,7 +544,7 @@ class DriftDetector:
             series[key] = [None if v != v else round(float(v), 6 if not self.usage else 1) for v in shown]
         yoy = _yoy(index, *cols[head], run, self.usage)
         unit = 2 if self.usage else 5
-        note = f"CUSUM log-likelihood ratio {test.statistic:.1f} (reported from {self.strength_steps[0]:g})"
+        note = f"CUSUM log-likelihood ratio {state.statistic:.1f} (reported from {self.strength_steps[0]:g})"
         if len(parts) > 1:
             note += "; " + ", ".join(f"{STREAMS[m][3]} {b:.3g} → {a:.3g}" for m, b, a in parts)
         if not self.usage:
@@ -538,22 +559,23 @@ class DriftDetector:
             yoy_after=yoy[1],
             excluded_periods=tuple(p for p, f in zip(periods, festival[first:]) if f),
             note=note,
-            strength=round(test.statistic, 2),
+            strength=round(state.statistic, 2),
         )
         start = period_at(int(index[run[0]]))
         return [Detection(eid, self.signal, start, self.direction, severity, evidence)]
 
 
-def _baseline_constants(model: str, x: np.ndarray, e: np.ndarray, k: np.ndarray, lo: np.ndarray,
-                        n: np.ndarray, ratio: float, det: DriftDetector) -> list[np.ndarray]:
-    """Per possible run start (``k`` present points before it), the frozen baseline's constants.
+def _baseline_constants(model: str, x: np.ndarray, e: np.ndarray, windows: dict[str, np.ndarray], ratio: float,
+                        det: DriftDetector) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Per possible run start (``k`` present points before it), the frozen baseline.
 
     Mirrors ``PoissonStream``/``BinomialStream``/``GaussianStream.freeze`` on the
-    window of the ``n`` points before ``k``: ``(A, B)`` with increment
-    ``A*x - B*e`` for counts and shares, ``(mean, sd, gain, half)`` for levels.
-    All window sums come from one cumulative sum of the stacked quantities.
+    window of the ``n`` points before ``k``. Returns the increment constants
+    (``(A, B)`` with increment ``A*x - B*e`` for counts and shares,
+    ``(mean, sd, gain, half)`` for levels) and the baseline's parameters for
+    the evidence. All window sums come from one cumulative sum.
     """
-    nn = np.maximum(n, 2).astype(float)
+    k, lo, nn, nn1 = windows["k"], windows["lo"], windows["nn"], windows["nn1"]
     with np.errstate(divide="ignore", invalid="ignore"):
         if model == "gaussian":
             stacked = np.empty((3, len(x)))
@@ -573,42 +595,88 @@ def _baseline_constants(model: str, x: np.ndarray, e: np.ndarray, k: np.ndarray,
             sx, se, sxx = np.maximum(w[0], 0.0), np.maximum(w[1], 1e-12), w[2]
             rate = (sx + 0.5) / se
             if det.overdispersion:
-                phi = np.where(sx > 0, np.maximum(1.0, (sxx * se / np.where(sx > 0, sx, 1.0) - sx) / (nn - 1)), 1.0)
-                return [math.log(ratio) / phi, (ratio - 1.0) * rate / phi]
-            return [np.full(len(k), math.log(ratio)), (ratio - 1.0) * rate]
+                phi = np.where(sx > 0, np.maximum(1.0, (sxx * se / np.where(sx > 0, sx, 1.0) - sx) / nn1), 1.0)
+            else:
+                phi = np.ones(len(k))
+            return [math.log(ratio) / phi, (ratio - 1.0) * rate / phi], {"rate": rate, "dispersion": phi}
         if model == "binomial":
             sc, sn, scc = w
             p0 = np.clip((sc + 0.5) / (sn + 1.0), 1e-3, 1.0 - 1e-3)
             b = np.log((1.0 - p0 * ratio) / (1.0 - p0))
-            a = math.log(ratio)
             if det.overdispersion:
                 p = np.clip(sc / np.maximum(sn, 1e-12), 1e-3, 1.0 - 1e-3)
-                phi = np.maximum(1.0, (scc - 2 * p * sc + p * p * sn) / (p * (1 - p)) / (nn - 1))
-                a, b = a / phi, b / phi
+                phi = np.maximum(1.0, (scc - 2 * p * sc + p * p * sn) / (p * (1 - p)) / nn1)
+            else:
+                phi = np.ones(len(k))
+            a, b = math.log(ratio) / phi, b / phi
             # the stream's increment c*a + (n - c)*b, written as A*c - B*n
-            return [a - b, -b]
+            return [a - b, -b], {"share": p0, "dispersion": phi}
         s1, s2 = w[0], w[1]
         # lag products inside the window [lo, k) pair points lo..k-1, i.e. products lo+1..k-1
-        lag = c[2, k] - c[2, np.minimum(lo + 1, k)]
+        lag = c[2, k] - c[2, windows["lag_lo"]]
         mean = s1 / nn
-        var = np.maximum(s2 / nn - mean * mean, 0.0) * nn / (nn - 1)
+        var = np.maximum(s2 / nn - mean * mean, 0.0) * (nn / nn1)
         sd = np.maximum(np.sqrt(var), det.min_spread)
-        last = np.maximum(k - 1, 0)
-        num = lag - mean * (2 * s1 - x[np.minimum(lo, len(x) - 1)] - x[last]) + (nn - 1) * mean * mean
-        rho = np.clip(num / (var * (nn - 1)), 0.0, 0.9)
-        f = np.where((n > 3) & (var > 0), (1 + rho) / (1 - rho), 1.0)
+        num = lag - mean * (2 * s1 - x[windows["first"]] - x[windows["last"]]) + nn1 * mean * mean
+        rho = np.clip(num / (var * nn1), 0.0, 0.9)
+        f = np.where(windows["long"] & (var > 0), (1 + rho) / (1 - rho), 1.0)
         d = math.log(ratio) / sd
-        return [mean, sd, d / f, d / 2.0]
+        return [mean, sd, d / f, d / 2.0], {"mean": mean, "spread": sd, "dispersion": f}
 
 
-def _frozen(stream) -> bool:
-    """Has the stream a baseline (it learnt enough months and froze at least once)?"""
-    value = getattr(stream, "rate", None)
-    if value is None:
-        value = getattr(stream, "share", None)
-    if value is None:
-        value = getattr(stream, "mean", math.nan)
-    return value == value
+class _Baseline:
+    """A stream's frozen baseline, as the evidence and the change-start estimate read it."""
+
+    __slots__ = ("model", "rate", "share", "mean", "spread", "dispersion")
+
+    def __init__(self, model: str, params: dict[str, float]) -> None:
+        self.model = model
+        self.rate = params.get("rate", math.nan)
+        self.share = params.get("share", math.nan)
+        self.mean = params.get("mean", math.nan)
+        self.spread = params.get("spread", math.nan)
+        self.dispersion = params["dispersion"]
+
+
+class _RunState:
+    """The current run of a test that is a finding: statistic, start, alarm, baselines per stream."""
+
+    __slots__ = ("statistic", "run_start", "alarm_at", "baselines")
+
+    def __init__(self, statistic: float, run_start: int, alarm_at: int, baselines: list) -> None:
+        self.statistic, self.run_start, self.alarm_at, self.baselines = statistic, run_start, alarm_at, baselines
+
+
+def _run_start(path: np.ndarray) -> int:
+    """Index of the first month of the run that is going on at the end of ``path``."""
+    zeros = np.flatnonzero(path <= 0.0)
+    return int(zeros[-1]) + 1 if len(zeros) else 0
+
+
+def _as_lists(part: dict) -> tuple:
+    """(present, xs, es) as Python lists for the recursion, converted once per stream."""
+    lists = part.get("lists")
+    if lists is None:
+        present = part["present"]
+        lists = part["lists"] = (None if present is None else present.tolist(), part["xs"].tolist(),
+                                 part["es"].tolist())
+    return lists
+
+
+@functools.lru_cache(maxsize=256)
+def _windows(points: int, baseline_points: int, min_baseline: int) -> dict[str, np.ndarray]:
+    """For k = 0..points present points before a month: the window [lo, k) of the baseline, its size
+    and readiness, and the index arrays the level baseline needs (computed once per length)."""
+    k = np.arange(points + 1)
+    n = np.minimum(k, baseline_points)
+    lo = k - n
+    w = {"k": k, "lo": lo, "n": n, "ready": n >= min_baseline, "nn": np.maximum(n, 2.0),
+         "lag_lo": np.minimum(lo + 1, k), "first": np.minimum(lo, max(points - 1, 0)),
+         "last": np.maximum(k - 1, 0), "long": n > 3}
+    w["nn1"] = w["nn"] - 1.0
+    for a in w.values():
+        a.flags.writeable = False
+    return w
 
 
 def _one_sided_llr(spec: tuple[str, str, str, str], stream, sx: float, se: float, n: int) -> float:

@@ -31,7 +31,8 @@ _DRIFT = DriftDetector
 
 DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
     "headcount_drop": (_LEVEL, dict(metric="insured", direction="down", severity_steps=(0.3, 0.4, 0.55, 0.75),
-                                    min_absolute_change=3.0, engine=ChangePointEngine(model="constant"))),
+                                    min_absolute_change=3.0, history_months=24,
+                                    engine=ChangePointEngine(model="constant"))),
     "departure_rate_rise": (_DRIFT, dict(metrics=("departures",), ratios=(2.0,), strength_steps=(8.0, 10.0, 14.0, 20.0),
                                          severity_steps=(0.3, 0.5, 1.0, 2.0), baseline_points=24, min_baseline=9)),
     "workforce_attrition": (_DRIFT, dict(metrics=("departures", "hires", "hf_coverage"), ratios=(2.0, 0.5, 0.9),

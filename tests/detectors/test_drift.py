@@ -9,6 +9,7 @@ import pytest
 from detectors.corroboration import FAMILIES
 from detectors.drift import DriftDetector
 from detectors.exceptions import BadParameter
+from detectors.online import JointCusum
 from detectors.periods import months_between, period_range
 from detectors.registry import DEFAULTS, SIGNALS, DetectorSet, build_detectors, validate_settings
 from detectors.severity import Severity
@@ -90,8 +91,9 @@ def test_small_firm_is_never_news_for_one_person():
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_vectorised_scan_is_the_online_arithmetic(seed):
-    """The fast path must reach exactly the statistic the reference ``JointCusum`` reaches."""
+@pytest.mark.parametrize("mix", [None, 0.5])
+def test_vectorised_scan_is_the_online_arithmetic(seed, mix):
+    """The fast path must reach exactly the run, alarm and baselines the reference online test reaches."""
     rng = np.random.default_rng(seed)
     h = workforce_history(seed=seed, size=int(rng.integers(15, 400)), slide_from="2024-03" if seed % 2 else None,
                           leave_mult=float(rng.uniform(1.0, 3.0)), coverage_after=float(rng.uniform(0.6, 0.9)))
@@ -100,21 +102,29 @@ def test_vectorised_scan_is_the_online_arithmetic(seed):
     h.monthly.update(usage.monthly)
     for signal in DRIFT:
         cls, kwargs = DEFAULTS[signal]
-        det = cls(signal=signal, **{**kwargs, "strength_steps": (0.5, 1.0, 2.0, 3.0)})
+        det = cls(signal=signal, **{**kwargs, "strength_steps": (0.5, 1.0, 2.0, 3.0), "mix": mix})
         prepared = det._prepare(h)
         if prepared is None:
             continue
         index, cols, festival, used, fed = prepared
         fed.update(columns=cols, used=used)
         parts = [det._stream({}, ("k",), fed, m, r) for m, r in zip(det.metrics, det.ratios)]
-        fast = det._combined({}, ("k",), parts)
+        state = det._combined({}, ("k",), parts)
         test = det._new_test()
         for j in used:
             points = [None if cols[m][0][j] != cols[m][0][j] else (cols[m][0][j], cols[m][1][j])
                       for m in det.metrics]
             test.update(points if not det.usage else (points[0][0],))
-        reference = (test.statistic, test.peak) if test.statistic > 0 else (0.0, 0.0)
-        assert fast == pytest.approx(reference, rel=1e-9, abs=1e-9), signal
+        if not test.drift_detected or test.statistic < det.hold * det.strength_steps[0]:
+            assert state is None, signal
+            continue
+        assert (state.statistic, state.run_start, state.alarm_at) == (
+            pytest.approx(test.statistic, rel=1e-9), test.run_start, test.alarm_at), signal
+        if isinstance(test, JointCusum):
+            for base, stream in zip(state.baselines, test.streams):
+                for name in ("rate", "share", "mean", "spread", "dispersion"):
+                    if hasattr(stream, name) and not (name == "dispersion" and base.model == "gaussian"):
+                        assert getattr(base, name) == pytest.approx(getattr(stream, name), rel=1e-9), (signal, name)
 
 
 def test_settings_are_tunable_but_what_is_watched_is_not():

@@ -1,0 +1,75 @@
+"""Cost of ``DetectorSet.run`` per call on full simulated histories, and per detector.
+
+Builds every firm's history from a seeded portfolio (``monitor.simulate``,
+``--months`` of data, 48 by default: the daemon's ``history_months``), then
+times ``DetectorSet.run`` on each history, as the pipeline calls it once per
+touched enterprise per detection pass. CPU time of this process (not wall
+time), best of ``--repeat`` passes, so other work on the machine does not
+inflate the figure.
+
+Usage: python bench/detector_cost.py [--enterprises 400] [--months 48] [--seed 11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from detectors.records import FIELDS, History, MonthlyTable  # noqa: E402
+from detectors.registry import build_detectors  # noqa: E402
+from monitor.simulate import iter_events, simulate  # noqa: E402
+from monitor.store.history import discrete_of  # noqa: E402
+from streams.contract import validate  # noqa: E402
+from streams.records import Event  # noqa: E402
+
+
+def histories(n: int, months: int, seed: int) -> list[History]:
+    pf = simulate(n_enterprises=n, months=months, seed=seed)
+    out: dict[str, History] = {}
+    for raw in iter_events(pf):
+        e = validate(raw)
+        if not isinstance(e, Event):
+            continue
+        h = out.setdefault(e.enterprise_id, History(e.enterprise_id))
+        if e.monthly:
+            table = h.monthly.get(e.series_kind)
+            if table is None:
+                table = h.monthly[e.series_kind] = MonthlyTable(FIELDS[e.series_kind])
+            table.upsert(e.period, e.data)
+        else:
+            h.discrete.append(discrete_of(e))
+    return list(out.values())
+
+
+def cpu_us(fn, items, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for h in items:
+            fn(h)
+        best = min(best, time.process_time() - t0)
+    return 1e6 * best / len(items)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--enterprises", type=int, default=400)
+    ap.add_argument("--months", type=int, default=48)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    hs = histories(args.enterprises, args.months, args.seed)
+    ds = build_detectors()
+    ds.run(hs[0])  # warm caches (festival months, window indices)
+    total = cpu_us(ds.run, hs, args.repeat)
+    print(f"{len(hs)} histories of up to {args.months} months: DetectorSet.run {total:.0f} us per call (CPU)")
+    for name, det in ds.detectors.items():
+        print(f"  {name:30s} {cpu_us(det.detect, hs, args.repeat):7.1f} us alone")
+
+
+if __name__ == "__main__":
+    main()
