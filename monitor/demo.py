@@ -69,8 +69,11 @@ def run_demo(config: Config, out_dir: Path, *, enterprises: int, seed: int, echo
     for b in portfolio.banks:
         if not any(x.id == b for x in banks):
             banks.append(BankConfig(id=b, name=b, locale="zh-CN"))
+    # The demo replays three years as if they arrived live: detect after every month of data
+    # (about four events per enterprise), so alerts come when the data would have raised them.
+    month = max(1000, 4 * enterprises)
     cfg = dataclasses.replace(config, store=f"sqlite:///{db.resolve()}", spool_dir=str(out_dir / "spool"),
-                              banks=tuple(banks))
+                              banks=tuple(banks), batch_size=month, detect_every_events=month)
     raised: list[AlertRecord] = []
     app: Loanwatch
 
