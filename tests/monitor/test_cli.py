@@ -109,3 +109,19 @@ def test_changepoints_writes_segment_starts(tmp_path):
     result = CliRunner().invoke(cli, ["changepoints", str(tmp_path), "--out", str(tmp_path / "cp.json")], obj={})
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "cp.json").read_text()) == {"toy": [40]}
+
+
+def test_demo_simulates_runs_and_scores(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[[banks]]\nid = "bank_a"\nname = "A"\n', encoding="utf-8")
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["--config", str(config), "demo", "--out", str(out), "--enterprises", "80",
+                                      "--seed", "3"], obj={})
+    assert result.exit_code == 0, result.output
+    assert "simulated 80 enterprises" in result.output
+    assert "watched firms that defaulted:" in result.output and "per 100 enterprise-years" in result.output
+    summary = json.loads((out / "demo-summary.json").read_text(encoding="utf-8"))
+    assert summary["ingest"]["accepted"] > 5000 and summary["ingest"]["rejected_total"] > 0
+    # the demo leaves a config to go on with its own store
+    alerts = CliRunner().invoke(cli, ["--config", str(out / "config.toml"), "alerts", "--json"], obj={})
+    assert alerts.exit_code == 0 and isinstance(json.loads(alerts.stdout), list)
