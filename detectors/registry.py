@@ -29,6 +29,23 @@ _LIST = ListingRule
 _ONE = OneOffRule
 _DRIFT = DriftDetector
 
+# Why these defaults (tuned on simulated portfolios, seeds 11 and 12; see bench/replay_detectors.py):
+# - workforce_attrition is the main early signal: leavers per head up (tuned to twice the usual),
+#   joiners per head down (to half), housing-fund coverage down (a tenth of the covered staff), tested
+#   jointly against the firm's own 24 months before the change (the banks' two-year view, both festival
+#   seasons), after 9 in-control months. Its evidence is graded from a log-likelihood ratio of 3 (low,
+#   context for corroboration) to 4 (medium) and 5 (high: reported even without corroboration).
+# - departure_rate_rise and housing_fund_drop test one flow alone and only report strong evidence
+#   (8 and 6): the joint test already covers modest moves, and a second alert on the same people
+#   would double-count them.
+# - usage is tested on the log scale, tuned to a fifth less; healthy firms drift 15-25% (summer
+#   cooling, slow shrinking), so a drop is low from 15% and medium from 25%.
+# - headcount_drop is a lagging consequence of the flows: it looks at the 24-month view banks use and
+#   reports cuts of 30% and more, which steady, managed shrinking rarely reaches.
+# - tax arrears of 50,000 CNY and more mean the firm is out of cash (tax is paid before suppliers and
+#   banks, and the tax office can freeze accounts): high on their own. Smaller ones are slips (a late
+#   filing, a surcharge). A new legal representative is routine on its own (low); it counts when two
+#   other families agree.
 DEFAULTS: dict[str, tuple[type, dict[str, Any]]] = {
     "headcount_drop": (_LEVEL, dict(metric="insured", direction="down", severity_steps=(0.3, 0.4, 0.55, 0.75),
                                     min_absolute_change=3.0, history_months=24,
