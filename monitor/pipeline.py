@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from alerts.fanout import AlertChange, fan_out
@@ -148,7 +148,21 @@ class Pipeline:
         stats.alerts.update(c.kind for c in result.alerts)
         return stats
 
-    def process_batch(self, items: list[tuple[str | None, str | bytes]], *, detect: bool = True) -> BatchResult:
+    def process_batch(self, items: list[tuple[str | None, str | bytes]], *, detect: bool | str = True,
+                      guard: Callable[[Session], None] | None = None) -> BatchResult:
+        """Validate, store and (by default) detect ``items`` in one transaction.
+
+        ``detect``: True examines up to ``DETECT_CHUNK`` enterprises flagged for
+        detection, whoever flagged them (the embedded daemon); ``"touched"``
+        examines every enterprise this batch changed and no other, all in this
+        transaction, so no flag it set outlives the commit (Kafka workers: each
+        detects only the enterprises of its own partitions, never one that
+        another worker may be examining); False leaves the flags for later.
+        ``guard`` runs first inside the transaction; raising aborts the batch
+        (a Kafka worker checks there that it still owns the partitions).
+        """
+        if detect not in (True, False, "touched"):
+            raise ValueError(f"detect must be True, False or 'touched', got {detect!r}")
         now = self.clock()
         result = BatchResult()
         events: list[Event] = []
@@ -158,8 +172,13 @@ class Pipeline:
             (events if isinstance(v, Event) else rejections).append(v)
         try:
             with self.sessions.begin() as session:
-                self._ingest(session, events, rejections, now, result)
-                if detect:
+                if guard is not None:
+                    guard(session)
+                touched = self._ingest(session, events, rejections, now, result)
+                if detect == "touched":
+                    for i in range(0, len(touched), DETECT_CHUNK):
+                        self._detect_pending(session, now, result, ids=touched[i:i + DETECT_CHUNK])
+                elif detect:
                     self._detect_pending(session, now, result)
         except Exception:
             self.cache.clear()  # the cache may hold what the rolled-back batch wrote
@@ -191,7 +210,8 @@ class Pipeline:
                 self.on_alert(change)
 
     def _ingest(self, session: Session, events: list[Event], rejections: list[Rejection], now: datetime,
-                result: BatchResult) -> None:
+                result: BatchResult) -> list[str]:
+        """Write the batch; returns the ids of the enterprises it changed (flagged for detection), sorted."""
         write_rejections(session, rejections, now)
         result.rejected.update(r.reason for r in rejections)
         result.rejections = rejections
@@ -207,12 +227,14 @@ class Pipeline:
             fresh.append(e)
         result.accepted = len(fresh)
         if not fresh:
-            return
-        self._warm_cache(session, sorted({e.enterprise_id for e in fresh}))
+            return []
+        touched = sorted({e.enterprise_id for e in fresh})
+        self._warm_cache(session, touched)
         write_events(session, fresh, now)
         self._update_cache(fresh)
         self._advance_watermark(session, fresh)
-        mark_pending(session, (e.enterprise_id for e in fresh))
+        mark_pending(session, touched)
+        return touched
 
     def _warm_cache(self, session: Session, ids: list[str]) -> None:
         """Load, before this batch's writes, the histories not in memory yet.
@@ -262,25 +284,39 @@ class Pipeline:
         return out
 
     def _advance_watermark(self, session: Session, fresh: list[Event]) -> str:
-        latest = max(e.period for e in fresh)
-        row = session.get(PipelineState, WATERMARK)
-        if row is None:
-            session.add(PipelineState(key=WATERMARK, value=latest))
-            self.watermark = latest
-        else:
-            if latest > row.value:
-                row.value = latest
-            self.watermark = row.value
-        return self.watermark
+        """Move the watermark forward to the batch's latest period; it never moves back.
 
-    def _detect_pending(self, session: Session, now: datetime, result: BatchResult) -> int:
+        Every Kafka worker runs this in every batch, so it is one conditional
+        UPDATE: it only writes (and only row-locks, on PostgreSQL) when the
+        period is newer, which happens about once a month; otherwise it is a
+        read that waits for nobody. A read-then-write would let two workers
+        race the value backwards. Periods are YYYY-MM, so text order is time
+        order.
+        """
+        latest = max(e.period for e in fresh)
+        table = PipelineState.__table__
+        key = table.c.key == WATERMARK
+        conn = session.connection()
+        conn.execute(update(table).where(key, table.c.value < latest).values(value=latest))
+        current = conn.execute(select(table.c.value).where(key)).scalar()
+        if current is None:  # a fresh store: the first writer creates the row
+            conn.execute(insert_for(session, table).values(key=WATERMARK, value=latest).on_conflict_do_nothing())
+            conn.execute(update(table).where(key, table.c.value < latest).values(value=latest))
+            current = conn.execute(select(table.c.value).where(key)).scalar()
+        self.watermark = current
+        return current
+
+    def _detect_pending(self, session: Session, now: datetime, result: BatchResult,
+                        ids: list[str] | None = None) -> int:
+        """Detect up to ``DETECT_CHUNK`` flagged enterprises (only among ``ids`` when given)."""
         session.flush()
-        ids = list(session.scalars(select(Enterprise.id).where(Enterprise.pending_detection.is_(True))
-                                   .order_by(Enterprise.id).limit(DETECT_CHUNK)))
+        q = select(Enterprise.id).where(Enterprise.pending_detection.is_(True))
+        if ids is not None:
+            q = q.where(Enterprise.id.in_(ids))
+        ids = list(session.scalars(q.order_by(Enterprise.id).limit(DETECT_CHUNK)))
         if not ids:
             return 0
-        row = session.get(PipelineState, WATERMARK)
-        watermark = row.value if row else None
+        watermark = session.execute(select(PipelineState.value).where(PipelineState.key == WATERMARK)).scalar()
         self.watermark = watermark
         histories = self._histories(session, ids)
         self._detect(session, histories, watermark or "", now, result)
