@@ -238,3 +238,32 @@ def test_backfill_detects_once_at_the_end_with_the_same_outcome(sqlite_url, tmp_
     assert active(bulk) == active(live)
     live.close()
     bulk.close()
+
+
+def test_every_flagged_enterprise_is_examined_at_each_detection_point(sqlite_url, monkeypatch):
+    """More enterprises than one detection chunk: all are examined at the first detection point,
+    none waits for later batches or the end of the input."""
+    import monitor.pipeline as pipeline_module
+    from streams.uscc import complete_uscc
+
+    monkeypatch.setattr(pipeline_module, "DETECT_CHUNK", 3)
+    app = make_app(sqlite_url)  # batches of 50 events
+    firms = [complete_uscc(f"91440300MA5F3{i:04d}") for i in range(8)]
+    watch(app, "bank_a", [(eid, f"L{i}", 1e6) for i, eid in enumerate(firms)])
+    batches = 0
+    real = app.pipeline.process_batch
+
+    def counting(*args, **kwargs):
+        nonlocal batches
+        batches += 1
+        return real(*args, **kwargs)
+
+    app.pipeline.process_batch = counting
+    raised_after: dict[str, int] = {}
+    app.pipeline.on_alert = lambda change: raised_after.setdefault(change.view.enterprise_id, batches)
+    lines = [listing_line(eid, "2024-11") for eid in firms] + [f"{{bad {i}" for i in range(42)]  # batch 1: 50
+    lines += headcount_lines(HEALTHY, "2022-01", "2024-12", seed=1)  # batch 2
+    app.ingest(items(lines), detect_every=50)
+    assert batches == 2
+    assert raised_after == {eid: 1 for eid in firms}
+    app.close()
