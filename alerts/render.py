@@ -52,6 +52,7 @@ SIGNAL_NAMES: dict[str, dict[str, str]] = {
     "water_drop": {"zh-CN": "用水量下降", "en": "Water use falling"},
     "gas_drop": {"zh-CN": "用气量下降", "en": "Gas use falling"},
     "housing_fund_drop": {"zh-CN": "公积金缴存人数下降", "en": "Housing-fund contributors falling"},
+    "workforce_attrition": {"zh-CN": "员工流失加剧", "en": "Workforce attrition rising"},
     "lawsuit_surge": {"zh-CN": "被诉案件增多", "en": "More lawsuits against the company"},
     "penalty_surge": {"zh-CN": "行政处罚增多", "en": "More administrative penalties"},
     "dishonest_debtor_listed": {"zh-CN": "列入失信被执行人", "en": "Listed as a dishonest judgment debtor"},
@@ -67,6 +68,8 @@ _BASELINES: dict[str, dict[str, str]] = {
     "pre_change_median": {"zh-CN": "变化前各月的中位数", "en": "median of the months before the change"},
     "poisson_rate_before": {"zh-CN": "变化前的月均发生数", "en": "monthly rate before the change"},
     "same_months_last_year": {"zh-CN": "去年同期", "en": "same months last year"},
+    "own_months_before_change": {"zh-CN": "本企业变化前的月份（剔除春节月份）",
+                                 "en": "the firm's own months before the change (festival months left out)"},
     "pooled_rate_before": {"zh-CN": "变化前的合计离职人数 ÷ 月初在册人数", "en": "leavers ÷ headcount, pooled over the months before the change"},
 }
 _CHART = {

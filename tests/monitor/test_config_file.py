@@ -1,0 +1,25 @@
+"""The shipped config.toml: it loads as is, and its commented examples are valid when uncommented."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from monitor.config import load_config, parse_config
+
+CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
+
+
+def test_shipped_config_loads():
+    cfg = load_config(CONFIG)
+    assert {b.id for b in cfg.banks} == {"bank_a", "bank_b", "bank_c"}
+    assert cfg.batch_size == 20000 and cfg.recent_window_months == 12
+
+
+def test_commented_detector_examples_are_valid_settings():
+    text = CONFIG.read_text(encoding="utf-8")
+    block = text[text.index("# [detectors."):text.index("# Other signals:")]
+    uncommented = "\n".join(line[2:] for line in block.splitlines() if line.startswith("# "))
+    raw = tomllib.loads(uncommented)
+    assert len(raw["detectors"]) >= 5
+    parse_config(raw)  # raises ConfigError naming the key if an example went stale
