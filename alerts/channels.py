@@ -57,6 +57,7 @@ from apprise.common import NotifyFormat
 from apprise.plugins.base import NotifyBase
 from apprise.plugins.email import NotifyEmail
 
+from alerts import chat_markdown  # noqa: E402,F401  (registers wecommd://, feishumd://, larkmd://)
 from alerts.message import Message
 from alerts.webhook import NotifyLoanwatchWebhook, register
 

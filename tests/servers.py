@@ -160,6 +160,7 @@ class HTTPReceiver:
         self.requests: list[ReceivedRequest] = []
         self.status = 200
         self.delay = 0.0
+        self.answer: bytes | None = None  # body of a 2xx answer (default {"ok": true})
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -169,7 +170,8 @@ class HTTPReceiver:
                 receiver.requests.append(ReceivedRequest(self.command, self.path, dict(self.headers), body))
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                payload = b'{"ok": true}' if receiver.status < 300 else b'{"error": "receiver failure"}'
+                ok_body = receiver.answer if receiver.answer is not None else b'{"ok": true}'
+                payload = ok_body if receiver.status < 300 else b'{"error": "receiver failure"}'
                 try:
                     self.send_response(receiver.status)
                     self.send_header("Content-Type", "application/json")
