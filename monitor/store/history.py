@@ -81,19 +81,27 @@ def write_events(session: Session, events: Sequence[Event], received_at: datetim
             discrete.append(e)
     received = ts(received_at)
     dumps = json.dumps
+    stamps: dict[datetime, object] = {}  # a month's records share their month-end timestamp
+
+    def stamp(at: datetime):
+        value = stamps.get(at)
+        if value is None:
+            value = stamps[at] = ts(utc(at))
+        return value
+
     if monthly:
         conn.exec_driver_sql(
             "INSERT INTO monthly_records (enterprise_id, kind, period, data, event_id, source, occurred_at, "
             f"received_at) VALUES ({', '.join([mark] * 8)}) ON CONFLICT (enterprise_id, kind, period) DO UPDATE "
             "SET data = excluded.data, event_id = excluded.event_id, source = excluded.source, "
             "occurred_at = excluded.occurred_at, received_at = excluded.received_at",
-            [(k[0], k[1], k[2], dumps(e.data), e.event_id, e.source, ts(utc(e.occurred_at)), received)
+            [(k[0], k[1], k[2], dumps(e.data), e.event_id, e.source, stamp(e.occurred_at), received)
              for k, e in monthly.items()])
     if discrete:
         conn.exec_driver_sql(
             "INSERT INTO discrete_records (enterprise_id, type, period, occurred_at, data, event_id, source, "
             f"received_at) VALUES ({', '.join([mark] * 8)})",
-            [(e.enterprise_id, e.type, e.period, ts(utc(e.occurred_at)), dumps(e.data), e.event_id, e.source,
+            [(e.enterprise_id, e.type, e.period, stamp(e.occurred_at), dumps(e.data), e.event_id, e.source,
               received) for e in discrete])
 
 
