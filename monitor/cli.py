@@ -442,6 +442,7 @@ def _register_extensions() -> None:
         return
     if hasattr(cli_kafka, "register"):
         cli_kafka.register(cli)
+    __import__("monitor.worker", fromlist=["register"]).register(cli)  # loanwatch worker
 
 
 _register_extensions()

@@ -1,0 +1,347 @@
+"""The Faust app of Kafka mode: batches of events to a blocking handler, acknowledged only once it returned.
+
+Generic on purpose (``streams`` imports nothing of the others): the caller
+hands in a ``BatchHandler`` and this module owns everything Kafka-side, so
+the rules that make at-least-once hold live in one place:
+
+- **Offsets follow the store.** Events are taken in batches
+  (``stream.noack_take(batch_size, within=batch_wait)``: nothing is acked
+  automatically) and ``handler.process(records)`` runs in a worker thread,
+  so the event loop keeps heartbeating while the store works. Only when it
+  has returned, i.e. after its transaction committed, are the batch's events
+  acked; Faust commits acked offsets every ``commit_interval``. A crash
+  anywhere before the ack means the batch is fetched again, which the
+  handler must tolerate (Loanwatch drops repeated event ids).
+- **A failed batch is retried, never skipped.** An exception from
+  ``process`` is logged and the same batch is offered again after a growing
+  pause (0.5 s doubling to ``retry_max``); its offsets do not move meanwhile,
+  which shows as consumer lag. On shutdown a batch already running is given
+  ``stop_grace`` seconds to finish so that its offsets are committed too.
+- **Rebalances.** ``handler.on_assigned(partitions)`` runs in its own
+  thread when partitions are assigned (the handler takes ownership in the
+  store there); no batch reaches ``process`` before it has returned. Faust
+  itself waits for the batch in flight to be acked before giving partitions
+  away (``stream_wait_empty``). ``handler.on_revoked`` is called on the event
+  loop and must be quick.
+- **Lag.** ``handler.on_lag({partition: lag})`` every ``lag_interval``, lag
+  being the high watermark the last fetch response carried minus the next
+  offset to process. Not ListOffsets: Tansu answers it short of the end.
+- **Broker first.** ``wait_for_kafka`` blocks until a bootstrap server
+  answers and the topics exist, logging ``broker HOST:PORT unreachable,
+  retrying in Ns`` meanwhile, so a worker started before its broker simply
+  starts late. Topics are never created here (Tansu would create a missing
+  one on the first metadata request, with its own partition count).
+
+Settings that matter on every Kafka-compatible broker, Tansu included: no
+transactions and no idempotent producer (``at_least_once``), session timeout
+6 s with a 2 s heartbeat (Tansu answers a JoinGroup after about half the
+session timeout), new consumer groups start from the earliest offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from streams.broker import kafka_ping
+from streams.kafka_config import KafkaSettings
+
+__all__ = ["BatchHandler", "EventWorker", "FatalBatchError", "Record", "WorkerOptions", "wait_for_kafka"]
+
+log = logging.getLogger("loanwatch.kafka")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed Kafka record, decoupled from Faust's types."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None  # the record's Kafka timestamp, seconds since the epoch
+
+    @property
+    def location(self) -> str:
+        """``topic:partition:offset``, where an operator finds the record again."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+class FatalBatchError(Exception):
+    """Raised by ``process`` when going on would be wrong: the worker stops without acking the batch."""
+
+
+class BatchHandler(Protocol):
+    def on_assigned(self, partitions: frozenset[int]) -> None:
+        """Blocking; runs in its own thread before any record of ``partitions`` is processed."""
+
+    def on_revoked(self, partitions: frozenset[int]) -> None:
+        """Runs on the event loop: must not block."""
+
+    def process(self, records: list[Record]) -> None:
+        """Blocking; runs in the batch thread. Return when the effects are durable; raise to retry."""
+
+    def on_lag(self, lag: dict[int, int]) -> None:
+        """Runs on the event loop every ``lag_interval``: must not block."""
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    batch_size: int = 5000
+    batch_wait: float = 0.2  # seconds a partial batch waits for more events
+    commit_interval: float = 1.0  # seconds between offset commits
+    session_timeout: float = 6.0
+    heartbeat_interval: float = 2.0
+    retry_max: float = 30.0  # longest pause between attempts at a failing batch
+    stop_grace: float = 60.0  # a batch running at shutdown may finish within this
+    lag_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.batch_wait > 0:
+            raise ValueError(f"batch_wait must be > 0, got {self.batch_wait}")
+
+
+def _servers(settings: KafkaSettings) -> list[tuple[str, int]]:
+    out = []
+    for server in settings.bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def wait_for_kafka(settings: KafkaSettings, topics: Sequence[str], *, stop: threading.Event | None = None,
+                   max_delay: float = 30.0, logger: logging.Logger = log) -> bool:
+    """Block until a bootstrap server answers and ``topics`` exist; False if ``stop`` was set first.
+
+    The pause between attempts doubles from 1 s to ``max_delay``; every miss
+    is one WARNING line naming the address (or the missing topics) and the
+    pause, so an operator sees at once why the worker has not started.
+    """
+    from streams.kafka_tools import KafkaToolError, TopicMissing, require_topics
+
+    stop = stop or threading.Event()
+    delay = 1.0
+    while not stop.is_set():
+        if any(kafka_ping(host, port, timeout=2.0) for host, port in _servers(settings)):
+            try:
+                require_topics(settings, topics)
+                return True
+            except TopicMissing as exc:
+                logger.warning("%s; retrying in %gs", exc, delay)
+            except KafkaToolError as exc:
+                logger.warning("broker %s unreachable (%s), retrying in %gs", settings.bootstrap, exc, delay)
+        else:
+            logger.warning("broker %s unreachable, retrying in %gs", settings.bootstrap, delay)
+        if stop.wait(delay):
+            break
+        delay = min(delay * 2, max_delay)
+    return False
+
+
+def _record(event: Any) -> Record:
+    m = event.message
+    ts = m.timestamp
+    return Record(m.topic, m.partition, m.offset, m.key, m.value, ts / 1000.0 if ts and ts > 1e11 else ts)
+
+
+class EventWorker:
+    """A Faust app consuming ``settings.events_topic`` in the consumer group ``settings.group_id``.
+
+    ``run()`` blocks until SIGTERM/SIGINT (clean stop: the batch in flight
+    finishes, acked offsets are committed, the group is left) or a crash,
+    and returns a process exit code.
+    """
+
+    def __init__(self, settings: KafkaSettings, handler: BatchHandler, options: WorkerOptions | None = None) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.options = options or WorkerOptions()
+        self.failure: BaseException | None = None
+        self.batches = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="lw-batch")
+        self._control = ThreadPoolExecutor(1, thread_name_prefix="lw-rebalance")
+        self._ready: asyncio.Future | None = None  # open once the handler owns the current assignment
+        self._assignments = 0
+        self._next: dict[int, int] = {}  # partition -> next offset to process
+        self._datadir = tempfile.TemporaryDirectory(prefix="loanwatch-faust-")
+        self.app = self._make_app()
+
+    # -- the app ------------------------------------------------------------------------
+    def _make_app(self) -> Any:
+        import faust
+
+        s, o = self.settings, self.options
+        app = faust.App(
+            s.group_id,
+            broker=[f"kafka://{server}" for server in s.bootstrap_servers],
+            broker_client_id=s.client_id,
+            broker_session_timeout=o.session_timeout,
+            broker_heartbeat_interval=o.heartbeat_interval,
+            broker_commit_interval=o.commit_interval,
+            broker_commit_every=max(10_000, 2 * o.batch_size),
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            stream_buffer_maxsize=max(4096, 2 * o.batch_size),
+            stream_wait_empty=True,
+            topic_allow_declare=False,
+            topic_disable_leader=True,
+            web_enabled=False,
+            autodiscover=False,
+            store="memory://",
+            datadir=self._datadir.name,
+        )
+        topic = app.topic(s.events_topic, key_type=bytes, value_type=bytes,
+                          key_serializer="raw", value_serializer="raw")
+
+        async def consume(stream: Any) -> None:
+            try:
+                async for events in stream.noack_take(o.batch_size, within=o.batch_wait):
+                    await self._handle(stream, events)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # a bug of ours: stop rather than ack what was not processed
+                log.critical("the event agent failed; stopping the worker: %r", exc, exc_info=True)
+                self.failure = exc
+                await app.crash(exc)
+                raise
+
+        app.agent(topic, name="loanwatch-events")(consume)
+
+        async def assigned(sender: Any, assigned: set, **_: Any) -> None:
+            mine = frozenset(tp.partition for tp in assigned if tp.topic == s.events_topic)
+            self._next = {p: n for p, n in self._next.items() if p in mine}
+            self._assignments += 1
+            seq = self._assignments
+            ready = self._gate()
+            # Not awaited here: the consumer's rebalance must not wait for the store; batches wait on `ready`.
+            fut = asyncio.get_running_loop().run_in_executor(self._control, self.handler.on_assigned, mine)
+
+            def done(f: asyncio.Future) -> None:
+                if seq != self._assignments or ready.done():
+                    return  # a newer assignment opens the gate
+                exc = asyncio.CancelledError() if f.cancelled() else f.exception()
+                if exc is None:
+                    ready.set_result(None)
+                else:
+                    ready.set_exception(exc)
+
+            fut.add_done_callback(done)
+
+        async def revoked(sender: Any, revoked: set, **_: Any) -> None:
+            mine = frozenset(tp.partition for tp in revoked if tp.topic == s.events_topic)
+            # Until the next assignment has been taken over, no batch may start: a batch fetched
+            # under the new assignment must find the handler already owning its partitions.
+            self._gate()
+            for p in mine:
+                self._next.pop(p, None)
+            self.handler.on_revoked(mine)
+
+        app.on_partitions_assigned.connect(assigned)
+        app.on_partitions_revoked.connect(revoked)
+
+        async def report_lag() -> None:
+            lag = {}
+            consumer = app.consumer
+            for tp in consumer.assignment():
+                if tp.topic != s.events_topic:
+                    continue
+                high = consumer.highwater(tp)
+                if high is None or high < 0:
+                    continue
+                nxt = self._next.get(tp.partition)
+                if nxt is None:
+                    with contextlib.suppress(Exception):
+                        nxt = await consumer.position(tp)
+                if nxt is not None:
+                    lag[tp.partition] = max(0, high - nxt)
+            self.handler.on_lag(lag)
+
+        app.timer(o.lag_interval, name="loanwatch-lag")(report_lag)
+        return app
+
+    def _gate(self) -> asyncio.Future:
+        """The pending "assignment taken over" future, created if the last one is already open."""
+        if self._ready is None or self._ready.done():
+            self._ready = asyncio.get_running_loop().create_future()
+        return self._ready
+
+    async def _handle(self, stream: Any, events: list[Any]) -> None:
+        records = [_record(e) for e in events]
+        while self._ready is not None:
+            ready = self._ready
+            await asyncio.shield(ready)  # ownership taken in the store; a failure there crashes the agent
+            if ready is self._ready:
+                break
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while True:
+            fut = loop.run_in_executor(self._pool, self.handler.process, records)
+            try:
+                await asyncio.shield(fut)
+                break
+            except asyncio.CancelledError:
+                if await self._finish(fut):
+                    await self._ack(stream, events)
+                raise
+            except FatalBatchError:
+                raise  # crashes the agent, unacked
+            except Exception as exc:
+                parts = sorted({r.partition for r in records})
+                log.error("batch of %d events (partitions %s, offsets from %s) failed, retrying in %.1fs: %s: %s",
+                          len(records), parts, records[0].location, delay, type(exc).__name__, exc,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.options.retry_max)
+        await self._ack(stream, events)
+        self.batches += 1
+
+    async def _finish(self, fut: asyncio.Future) -> bool:
+        """On cancellation (shutdown): wait for the running batch, so that its offsets go out too."""
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self.options.stop_grace)
+            return True
+        except BaseException:
+            return False
+
+    async def _ack(self, stream: Any, events: list[Any]) -> None:
+        for e in events:
+            await stream.ack(e)
+            m = e.message
+            if m.offset + 1 > self._next.get(m.partition, -1):
+                self._next[m.partition] = m.offset + 1
+
+    # -- running --------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until stopped; 0 after a clean stop, 1 after a crash."""
+        import faust
+
+        worker = faust.Worker(self.app, quiet=True, redirect_stdouts=False, override_logging=False,
+                              loglevel=logging.getLevelName(logging.getLogger().getEffectiveLevel()))
+        worker.spinner = None  # a terminal spinner would write escape codes into the log
+        code = 0
+        started = time.monotonic()
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            self._pool.shutdown(wait=True)
+            self._control.shutdown(wait=False, cancel_futures=True)
+            with contextlib.suppress(Exception):
+                self._datadir.cleanup()
+        if self.failure is not None or getattr(self.app, "_crash_reason", None) is not None:
+            code = code or 1
+        log.info("event worker stopped after %.0fs, %d batches, exit code %d",
+                 time.monotonic() - started, self.batches, code)
+        return code
