@@ -35,7 +35,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-__all__ = ["JsonFormatter", "WorkerMetrics", "setup_logging"]
+__all__ = ["JsonFormatter", "RepeatFilter", "WorkerMetrics", "setup_logging"]
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -158,3 +158,32 @@ def setup_logging(*, json_lines: bool, verbose: int = 0, text_format: str | None
     # one line per delivery is for -v; failures (WARNING and up) are always logged
     logging.getLogger("loanwatch.delivery").setLevel(level)
     logging.captureWarnings(True)  # library warnings become records too: every line stays JSON
+    if verbose < 2:
+        # A broker that went away makes the Kafka clients log every reconnect attempt, several a second.
+        handler.addFilter(RepeatFilter(("aiokafka", "kafka")))
+
+
+class RepeatFilter(logging.Filter):
+    """For loggers under ``prefixes``: a given message once per ``every`` seconds, then how many were dropped."""
+
+    def __init__(self, prefixes: tuple[str, ...], every: float = 30.0) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+        self.every = every
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # key -> [last shown, suppressed]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = record.created
+        entry = self._seen.get(key)
+        if entry is not None and now - entry[0] < self.every:
+            entry[1] += 1
+            return False
+        if entry is not None and entry[1]:
+            record.msg = f"{record.msg} (and {int(entry[1])} more like it in the last {self.every:g}s)"
+        if len(self._seen) > 1000:
+            self._seen.clear()
+        self._seen[key] = [now, 0]
+        return True

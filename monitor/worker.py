@@ -169,12 +169,10 @@ class Ownership:
 class Sender:
     """Runs ``Loanwatch.deliver()`` in a thread: when woken (a batch raised alerts) or every ``interval``."""
 
-    def __init__(self, app: Any, metrics: WorkerMetrics, interval: float,
-                 maintenance: Callable[[], None] | None = None) -> None:
+    def __init__(self, app: Any, metrics: WorkerMetrics, interval: float) -> None:
         self.app = app
         self.metrics = metrics
         self.interval = interval
-        self.maintenance = maintenance
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lw-sender", daemon=True)
@@ -186,7 +184,8 @@ class Sender:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout: float = 60.0) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the pass in progress finish (a delivery claimed and not recorded waits for its lease)."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
@@ -196,11 +195,6 @@ class Sender:
             self._wake.wait(self.interval)
             self._wake.clear()
             self.run_once()
-            if self.maintenance is not None:
-                try:
-                    self.maintenance()
-                except Exception as exc:
-                    log.warning("store maintenance failed: %s", exc)
 
     def run_once(self) -> None:
         from sqlalchemy.exc import IntegrityError
@@ -220,34 +214,61 @@ class Sender:
 
 
 class Statistics:
-    """ANALYZE the hot tables every ``interval`` seconds when PostgreSQL's autovacuum is off.
+    """ANALYZE the hot tables as they grow, when PostgreSQL's autovacuum is off.
 
     Without statistics the planner guesses, and the duplicate lookup of every
-    batch degrades into a scan that grows with the table. Production servers
-    run autovacuum, which keeps statistics fresh; then this does nothing.
+    batch degrades into a scan that grows with the table (seconds per batch
+    at a few hundred thousand events). Autovacuum re-analyzes a table once
+    10 % of it changed; this does the same from the worker's own writes, in
+    its own thread: once at start, then whenever the events written since the
+    last run reach ``growth`` of those written before it (at least
+    ``min_rows``). With autovacuum on (any production server) it does nothing.
     """
 
     TABLES = ("seen_events", "monthly_records", "discrete_records", "enterprises", "detections", "alerts",
               "deliveries", "pipeline_state")
 
-    def __init__(self, engine: Any, interval: float = 30.0) -> None:
+    def __init__(self, engine: Any, *, min_rows: int = 20_000, growth: float = 0.2) -> None:
         self.engine = engine
-        self.interval = interval
+        self.min_rows = min_rows
+        self.growth = growth
         self.enabled = False
-        self._last = 0.0
+        self._written = 0
+        self._at_last = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lw-analyze", daemon=True)
         if engine.dialect.name == "postgresql":
             with engine.connect() as c:
                 self.enabled = c.exec_driver_sql("SHOW autovacuum").scalar() == "off"
-            if self.enabled:
-                log.warning("PostgreSQL autovacuum is off: this worker runs ANALYZE every %gs", interval)
+        if self.enabled:
+            log.warning("PostgreSQL autovacuum is off: this worker runs ANALYZE on its tables as they grow")
 
-    def __call__(self) -> None:
-        if not self.enabled or time.monotonic() - self._last < self.interval:
-            return
-        self._last = time.monotonic()
-        with self.engine.connect() as c:
-            c.exec_driver_sql("ANALYZE " + ", ".join(self.TABLES))
-            c.commit()
+    def start(self) -> Statistics:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def note(self, rows: int) -> None:
+        self._written += rows
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)
+
+    def _run(self) -> None:
+        first = True
+        while not self._stop.wait(0 if first else 1.0):
+            written = self._written
+            if first or written - self._at_last >= max(self.min_rows, self.growth * self._at_last):
+                first = False
+                self._at_last = written
+                try:
+                    with self.engine.connect() as c:
+                        c.exec_driver_sql("ANALYZE " + ", ".join(self.TABLES))
+                        c.commit()
+                except Exception as exc:
+                    log.warning("ANALYZE failed: %s", exc)
 
 
 # -- the batch handler ---------------------------------------------------------------------
@@ -255,8 +276,10 @@ class WorkerHandler:
     """``streams.faust_app.BatchHandler`` for Loanwatch: records in, one pipeline transaction, effects out."""
 
     def __init__(self, app: Any, settings: KafkaSettings, metrics: WorkerMetrics, ownership: Ownership,
-                 producer: Any, sender: Sender | None = None, *, dlq_retry_seconds: float = 60.0) -> None:
+                 producer: Any, sender: Sender | None = None, statistics: Statistics | None = None, *,
+                 dlq_retry_seconds: float = 60.0) -> None:
         self.app = app
+        self.statistics = statistics
         self.settings = settings
         self.metrics = metrics
         self.ownership = ownership
@@ -333,6 +356,8 @@ class WorkerHandler:
                            commit_delays=[committed - r.timestamp for r in mine if r.timestamp])
         if result.alerts and self.sender is not None:
             self.sender.wake()
+        if self.statistics is not None:
+            self.statistics.note(result.accepted)
         if result.rejections:
             self._dead_letters(result.rejections)
         log.debug("batch of %d events from partitions %s: %d accepted, %d duplicates, %d rejected, %d alerts "
@@ -404,8 +429,8 @@ def _publisher(producer: Any) -> Callable[..., None]:
     return publish
 
 
-def run_worker(config_path: str, *, batch_size: int = 5000, batch_wait: float = 0.2, deliver_interval: float = 1.0,
-               metrics_port: int | None = None, metrics_addr: str = "0.0.0.0") -> int:
+def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float = 0.1, deliver_interval: float = 1.0,
+               metrics_port: int | None = None, metrics_addr: str = "0.0.0.0", stop_timeout: float = 45.0) -> int:
     """Run one worker until SIGTERM/SIGINT; returns the exit code."""
     try:
         settings = load_kafka_settings(config_path)
@@ -415,14 +440,15 @@ def run_worker(config_path: str, *, batch_size: int = 5000, batch_wait: float = 
         return EXIT_CONFIG
     from monitor.metrics import WorkerMetrics
 
-    options = WorkerOptions(batch_size=batch_size, batch_wait=batch_wait)
+    options = WorkerOptions(batch_size=batch_size, batch_wait=batch_wait, stop_timeout=stop_timeout,
+                            stop_grace=min(30.0, stop_timeout * 2 / 3))
     token = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     metrics = WorkerMetrics()
     if metrics_port is not None:
         port = metrics.serve(metrics_port, metrics_addr)
         log.info("metrics on http://%s:%d/metrics", metrics_addr, port, extra={"metrics_port": port})
     stop = threading.Event()
-    app = producer = sender = None
+    app = producer = sender = statistics = None
     try:
         with _stop_on_signals(stop):
             if not wait_for_kafka(settings, settings.topics, stop=stop, logger=log):
@@ -437,9 +463,10 @@ def run_worker(config_path: str, *, batch_size: int = 5000, batch_wait: float = 
 
             producer = make_producer(settings, linger_ms=5)
             kafka_channel.configure(_publisher(producer))
-            sender = Sender(app, metrics, deliver_interval, Statistics(app.engine)).start()
+            sender = Sender(app, metrics, deliver_interval).start()
+            statistics = Statistics(app.engine).start()
             handler = WorkerHandler(app, settings, metrics, Ownership(app.sessions, settings, token), producer,
-                                    sender)
+                                    sender, statistics)
             worker = EventWorker(settings, handler, options)
         from monitor.cli import _safe_url
 
@@ -450,6 +477,8 @@ def run_worker(config_path: str, *, batch_size: int = 5000, batch_wait: float = 
     finally:
         if sender is not None:
             sender.stop()
+        if statistics is not None:
+            statistics.stop()
         if producer is not None:
             from alerts import kafka_channel
 
@@ -463,9 +492,9 @@ def run_worker(config_path: str, *, batch_size: int = 5000, batch_wait: float = 
 
 # -- the command -------------------------------------------------------------------------------
 @click.command("worker")
-@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1),
-              help="Most events per transaction.")
-@click.option("--batch-wait", default=0.2, show_default=True, type=click.FloatRange(min=0.001),
+@click.option("--batch-size", default=20000, show_default=True, type=click.IntRange(1),
+              help="Most events per transaction (a backlog is worked off in full batches).")
+@click.option("--batch-wait", default=0.1, show_default=True, type=click.FloatRange(min=0.001),
               help="Seconds a partial batch waits for more events (bounds the latency added at low load).")
 @click.option("--deliver-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
               help="Seconds between sender passes when no batch raised alerts (retries, digests).")
@@ -473,9 +502,12 @@ def run_worker(config_path: str, *, batch_size: int = 5000, batch_wait: float = 
               help="Serve Prometheus metrics on this port (e.g. 9464; 0: any free port). Off by default.")
 @click.option("--metrics-addr", default="0.0.0.0", show_default=True, help="Address the metrics server binds.")
 @click.option("--log-json", is_flag=True, help="Log one JSON object per line (for log shippers).")
+@click.option("--stop-timeout", default=45.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds a stop may take (finishing the batch, committing, leaving the group) before the "
+                   "process exits anyway; what was not committed is processed again.")
 @click.pass_context
 def worker(ctx: click.Context, batch_size: int, batch_wait: float, deliver_interval: float,
-           metrics_port: int | None, metrics_addr: str, log_json: bool) -> None:
+           metrics_port: int | None, metrics_addr: str, log_json: bool, stop_timeout: float) -> None:
     """Run a Kafka worker: consume the events topic in the [kafka] consumer group, until SIGTERM.
 
     Start several (up to kafka.partitions) to share the partitions. State is
@@ -492,7 +524,7 @@ def worker(ctx: click.Context, batch_size: int, batch_wait: float, deliver_inter
 
     path = (root.obj or {}).get("config_path") or default_config_path()
     code = run_worker(path, batch_size=batch_size, batch_wait=batch_wait, deliver_interval=deliver_interval,
-                      metrics_port=metrics_port, metrics_addr=metrics_addr)
+                      metrics_port=metrics_port, metrics_addr=metrics_addr, stop_timeout=stop_timeout)
     ctx.exit(code)
 
 
