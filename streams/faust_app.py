@@ -205,7 +205,7 @@ class EventWorker:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="lw-batch")
         self._control = ThreadPoolExecutor(1, thread_name_prefix="lw-rebalance")
         self._ready: asyncio.Future | None = None  # open once the handler owns the current assignment
-        self._assignments = 0
+        self._generation = 0  # rebalance steps (revocations and assignments) seen
         self._next: dict[int, int] = {}  # partition -> next offset to process
         self._datadir = tempfile.TemporaryDirectory(prefix="loanwatch-faust-")
         self.app = self._make_app()
@@ -252,15 +252,13 @@ class EventWorker:
         async def assigned(sender: Any, assigned: set, **_: Any) -> None:
             mine = frozenset(tp.partition for tp in assigned if tp.topic == s.events_topic)
             self._next = {p: n for p, n in self._next.items() if p in mine}
-            self._assignments += 1
-            seq = self._assignments
-            ready = self._gate()
+            ready, generation = self._close_gate()
             # Not awaited here: the consumer's rebalance must not wait for the store; batches wait on `ready`.
             fut = asyncio.get_running_loop().run_in_executor(self._control, self.handler.on_assigned, mine)
 
             def done(f: asyncio.Future) -> None:
-                if seq != self._assignments or ready.done():
-                    return  # a newer assignment opens the gate
+                if generation != self._generation or ready.done():
+                    return  # a later rebalance owns the gate now
                 exc = asyncio.CancelledError() if f.cancelled() else f.exception()
                 if exc is None:
                     ready.set_result(None)
@@ -273,7 +271,7 @@ class EventWorker:
             mine = frozenset(tp.partition for tp in revoked if tp.topic == s.events_topic)
             # Until the next assignment has been taken over, no batch may start: a batch fetched
             # under the new assignment must find the handler already owning its partitions.
-            self._gate()
+            self._close_gate()
             for p in mine:
                 self._next.pop(p, None)
             self.handler.on_revoked(mine)
@@ -301,15 +299,25 @@ class EventWorker:
         app.timer(o.lag_interval, name="loanwatch-lag")(report_lag)
         return app
 
-    def _gate(self) -> asyncio.Future:
-        """The pending "assignment taken over" future, created if the last one is already open."""
-        if self._ready is None or self._ready.done():
-            self._ready = asyncio.get_running_loop().create_future()
-        return self._ready
+    def _close_gate(self) -> tuple[asyncio.Future, int]:
+        """Start a rebalance step: a fresh gate that only this step's take-over may open.
+
+        A batch waiting on the previous gate is woken to wait on the new one,
+        so a take-over that a later rebalance made obsolete never lets a
+        batch through.
+        """
+        previous = self._ready
+        self._generation += 1
+        self._ready = asyncio.get_running_loop().create_future()
+        if previous is not None and not previous.done():
+            previous.set_result(None)
+        return self._ready, self._generation
 
     async def _handle(self, stream: Any, events: list[Any]) -> None:
         records = [_record(e) for e in events]
-        while self._ready is not None:
+        if self._ready is None:  # events before any assignment callback: wait for it
+            self._close_gate()
+        while True:
             ready = self._ready
             await asyncio.shield(ready)  # ownership taken in the store; a failure there crashes the agent
             if ready is self._ready:
