@@ -5,12 +5,12 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run demo test lint bench clean
+.PHONY: setup run demo test lint bench clean lock
 
-$(BIN)/loanwatch: pyproject.toml
+$(BIN)/loanwatch: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(BIN)/loanwatch
 
 setup: $(BIN)/loanwatch
@@ -32,6 +32,16 @@ test: setup
 bench: setup
 	$(BIN)/python bench/pipeline_throughput.py
 	$(BIN)/python bench/detection_quality.py
+
+# Upgrade every dependency within pyproject.toml's ranges and record the result in constraints.txt.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[test]'
+	{ sed -n '1,3p' constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -vi '^loanwatch'; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) demo-out var .pytest_cache

@@ -14,6 +14,9 @@ import random
 import threading
 
 import pytest
+from apprise.common import NotifyFormat
+from apprise.plugins.feishu import NotifyFeishu
+from apprise.plugins.lark import NotifyLark
 
 import alerts.backoff
 from alerts.backoff import MAX_ATTEMPTS, next_attempt_delay
@@ -281,11 +284,16 @@ def test_validate_url():
 def test_each_channel_gets_the_format_it_renders(make_alert):
     assert message_format("mailto://127.0.0.1:2525?from=a@bank.example&to=b@bank.example") == "html"
     assert message_format("lwhook://127.0.0.1:8080/hooks") == "json"
-    # DingTalk's plugin posts msgtype=markdown; WeCom/Feishu/Lark plugins post text.
+    # DingTalk's plugin posts msgtype=markdown; WeCom's posts text. Feishu/Lark post text up to
+    # apprise 2.2 and a Markdown card from 2.3 on: the format follows what the plugin declares.
     assert message_format("dingtalk://0123456789abcdef/") == "markdown"
     assert message_format("wecombot://0a1b2c3d-4e5f") == "text"
-    assert message_format("feishu://aabbccdd-1122") == "text"
-    assert message_format("lark://aabbccdd1122") == "text"
+    for url, plugin in (("feishu://aabbccdd-1122", NotifyFeishu), ("lark://aabbccdd1122", NotifyLark)):
+        declared = plugin.notify_format
+        declared = {str(declared)} if isinstance(declared, str) else {str(f) for f in declared}
+        assert message_format(url) == ("markdown" if str(NotifyFormat.MARKDOWN) in declared else "text")
+    assert message_format("feishumd://aabbccdd-1122") == "markdown"
+    assert message_format("larkmd://aabbccdd1122") == "markdown"
     assert message_format("bogus://x") is None
 
     message = render(make_alert())
