@@ -9,7 +9,7 @@ Start as many as there are partitions to share; each one::
     sender thread: Loanwatch.deliver() ──► banks' channels + lwkafka://<alerts topic>
     rejected events ──► DLQ topic, after the commit
 
-How each guarantee is kept (docs/distributed.md has the operator's view):
+How each guarantee is kept (the README's *Distributed mode* has the operator's view):
 
 - **At least once, idempotent effects.** Offsets are acked only after the
   batch's transaction committed. A crash before that re-delivers the batch;
