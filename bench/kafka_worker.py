@@ -316,7 +316,7 @@ def latency(lines: list[str], enterprises: list[tuple[str, str | None]], rate: f
         reader.join(5)
         producer.close(10)
         lat = sorted(arrived[e] - t for e, t in sent.items() if e in arrived)
-        q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+        q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else [float("nan")] * 99
         ms = [w.metrics() for w in workers]
 
         def delta(key: str) -> float:

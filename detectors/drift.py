@@ -225,6 +225,13 @@ class DriftDetector:
         self.direction = STREAMS[metrics[0]][2]
         self._new_test()  # settings are checked now, not on the first history
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The monthly record kinds ``detect`` reads: its findings depend on these tables alone."""
+        if self.usage:
+            return (STREAMS[self.metrics[0]][1],)
+        return ("headcount", "housing_fund")
+
     # -- the online test ----------------------------------------------------------------
     def _new_test(self) -> JointCusum | MixtureCusum:
         common = dict(baseline_points=self.baseline_points, min_baseline=self.min_baseline)

@@ -146,6 +146,11 @@ class LevelShiftDetector:
         self.relative_floor = float(relative_floor)
         self.engine = engine if engine is not None else ChangePointEngine()
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The monthly record kinds ``detect`` reads: its findings depend on these tables alone."""
+        return (METRICS[self.metric],)
+
     # -- public -----------------------------------------------------------------
     def detect(self, history: History) -> list[Detection]:
         table = history.monthly.get(METRICS[self.metric])

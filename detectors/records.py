@@ -174,6 +174,11 @@ class MonthlyTable:
         idx[:self._n], vals[:self._n] = self._idx[:self._n], self._vals[:self._n]
         self._idx, self._vals = idx, vals
 
+    def fingerprint(self) -> int:
+        """Equal for equal contents (same months, same values), whichever object holds them."""
+        n = self._n
+        return hash((n, self._idx[:n].tobytes(), self._vals[:n].tobytes()))
+
     def upsert(self, period: str, data: Mapping[str, Any]) -> None:
         i = period_index(period)
         row = [float(data[f]) for f in self.fields]
@@ -228,6 +233,9 @@ class History:
     enterprise_id: str
     monthly: dict[str, MonthlyTable] = field(default_factory=dict)
     discrete: list[DiscreteEvent] = field(default_factory=list)
+    #: ``DetectorSet.run``'s findings per detector, with a fingerprint of the tables each one read:
+    #: a detector whose tables did not change since is not run again (see ``DetectorSet.run``).
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_records(cls, enterprise_id: str, monthly: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,

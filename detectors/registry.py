@@ -9,7 +9,7 @@ defaults are written here once, so the daemon, the backtest and the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.changepoint import ChangePointEngine
@@ -144,16 +144,42 @@ class DetectorSet:
     detectors: dict[str, Any]
     corroboration_months: int = 12
     corroboration_min_backing: Severity = Severity.MEDIUM
+    _token: object = field(default_factory=object, init=False, repr=False, compare=False)
 
     @property
     def signals(self) -> tuple[str, ...]:
         return tuple(self.detectors)
 
     def run(self, history: History) -> list[Detection]:
+        """Every detector's findings on ``history``, corroborated.
+
+        A detector that declares the monthly tables it reads (``inputs``) and
+        whose tables hold the same contents as at its last run on this
+        history is not run again: its findings are a function of those tables
+        alone, and a live stream changes one or two of an enterprise's tables
+        at a time. The findings are kept in ``history.memo``, so they go when
+        the history leaves the cache, and they belong to this set of
+        detectors (another set, e.g. after a reload, starts afresh).
+        """
+        memo = history.memo
+        if memo.get("detectors") is not self._token:
+            memo.clear()
+            memo["detectors"] = self._token
         out: list[Detection] = []
         shared: dict = {}  # detectors reading the same stream share its arithmetic within one run
-        for det in self.detectors.values():
-            out.extend(det.detect(history, shared) if isinstance(det, DriftDetector) else det.detect(history))
+        for signal, det in self.detectors.items():
+            inputs = getattr(det, "inputs", None)
+            if inputs is None:
+                out.extend(det.detect(history))
+                continue
+            key = tuple(t.fingerprint() if (t := history.monthly.get(k)) is not None else None for k in inputs)
+            seen = memo.get(signal)
+            if seen is not None and seen[0] == key:
+                out.extend(seen[1])
+                continue
+            found = det.detect(history, shared) if isinstance(det, DriftDetector) else det.detect(history)
+            memo[signal] = (key, tuple(found))
+            out.extend(found)
         if self.corroboration_months and out:
             out = corroborate(out, as_of=history.last_period(), window_months=self.corroboration_months,
                               min_backing=self.corroboration_min_backing)
