@@ -210,6 +210,8 @@ def _app_class() -> type:
                         track(message)
                         taken.append(message)
                         read_offset[tp] = message.offset
+                        if not len(taken) % 1000:
+                            await asyncio.sleep(0)  # a large fetch must not hold the event loop
                     if self._commit_every is not None and self._n_acked >= self._commit_every:
                         self._n_acked = 0
                         await self.commit()
