@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detectors.records import FIELDS, History, MonthlyTable  # noqa: E402
+from detectors.records import History  # noqa: E402
 from detectors.registry import build_detectors  # noqa: E402
 from monitor.simulate import iter_events, simulate  # noqa: E402
-from monitor.store.history import discrete_of  # noqa: E402
+from monitor.store.history import apply_event  # noqa: E402
 from streams.contract import validate  # noqa: E402
 from streams.records import Event  # noqa: E402
 
@@ -34,14 +34,7 @@ def histories(n: int, months: int, seed: int) -> list[History]:
         e = validate(raw)
         if not isinstance(e, Event):
             continue
-        h = out.setdefault(e.enterprise_id, History(e.enterprise_id))
-        if e.monthly:
-            table = h.monthly.get(e.series_kind)
-            if table is None:
-                table = h.monthly[e.series_kind] = MonthlyTable(FIELDS[e.series_kind])
-            table.upsert(e.period, e.data)
-        else:
-            h.discrete.append(discrete_of(e))
+        apply_event(out.setdefault(e.enterprise_id, History(e.enterprise_id)), e)
     return list(out.values())
 
 

@@ -29,13 +29,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detectors.periods import months_between  # noqa: E402
-from detectors.records import FIELDS, History, MonthlyTable  # noqa: E402
+from detectors.records import History  # noqa: E402
 from detectors.registry import DetectorSet, build_detectors  # noqa: E402
 from detectors.severity import Severity  # noqa: E402
 from monitor.evaluate import AlertRecord, score  # noqa: E402
 from monitor.reconcile import reconcile  # noqa: E402
 from monitor.simulate import iter_events, simulate  # noqa: E402
-from monitor.store.history import discrete_of  # noqa: E402
+from monitor.store.history import apply_event  # noqa: E402
 from monitor.store.models import DetectionRow  # noqa: E402
 from streams.contract import validate  # noqa: E402
 from streams.records import Event  # noqa: E402
@@ -102,15 +102,7 @@ def collect(events, run, *, batch_size: int = 5000, history_months: int = 48) ->
         for e in fresh:
             h = histories.setdefault(e.enterprise_id, History(e.enterprise_id))
             touched.add(e.enterprise_id)
-            if e.monthly:
-                kind = e.series_kind
-                table = h.monthly.get(kind)
-                if table is None:
-                    table = h.monthly[kind] = MonthlyTable(FIELDS[kind])
-                table.upsert(e.period, e.data)
-                table.trim(history_months)
-            else:
-                h.discrete.append(discrete_of(e))
+            apply_event(h, e, history_months)
         watermark = max(watermark, max(e.period for e in fresh))
         for eid in sorted(touched):
             h = histories[eid]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.fanout import AlertChange, fan_out
 from alerts.policy import BankPolicy
-from detectors.records import FIELDS, History, MonthlyTable
+from detectors.records import History
 from detectors.registry import DetectorSet, build_detectors
 from detectors.risk import combined_risk
 from detectors.severity import Severity
@@ -29,7 +29,7 @@ from monitor.history_cache import HistoryCache
 from monitor.reconcile import reconcile
 from monitor.store.db import session_factory
 from monitor.store.history import (
-    discrete_of,
+    apply_event,
     find_seen,
     load_histories,
     mark_pending,
@@ -257,17 +257,8 @@ class Pipeline:
         """Apply new records to the histories already in memory; others load on demand."""
         for e in fresh:
             h = self.cache.peek(e.enterprise_id)
-            if h is None:
-                continue
-            if e.monthly:
-                kind = e.series_kind
-                table = h.monthly.get(kind)
-                if table is None:
-                    table = h.monthly[kind] = MonthlyTable(FIELDS[kind])
-                table.upsert(e.period, e.data)
-                table.trim(self.config.history_months)
-            else:
-                h.discrete.append(discrete_of(e))
+            if h is not None:
+                apply_event(h, e, self.config.history_months)
 
     def _histories(self, session: Session, ids: list[str]) -> dict[str, History]:
         out: dict[str, History] = {}

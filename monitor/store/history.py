@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detectors.records import DiscreteEvent, History, MonthlyTable
+from detectors.records import FIELDS, DiscreteEvent, History, MonthlyTable
 from monitor.store.models import DiscreteRecord, MonthlyRecord, RejectedEvent, SeenEvent
 from monitor.store.upsert import insert_for
 from streams.records import Event, Rejection
 
-__all__ = ["find_seen", "write_events", "mark_pending", "write_rejections", "load_histories", "discrete_of", "utc"]
+__all__ = ["find_seen", "write_events", "mark_pending", "write_rejections", "load_histories", "discrete_of", "apply_event", "utc"]
 
 CHUNK = 2000
 
@@ -132,6 +132,24 @@ def utc(ts: datetime) -> datetime:
 
 def discrete_of(e: Event) -> DiscreteEvent:
     return DiscreteEvent(e.type, utc(e.occurred_at).isoformat(), e.period, e.data, e.event_id)
+
+
+def apply_event(history: History, e: Event, keep_months: int | None = None) -> None:
+    """Apply an accepted event to an in-memory history, as the store records it.
+
+    A monthly record inserts or corrects its month (keeping the last
+    ``keep_months`` months when given); a discrete event is appended.
+    """
+    if not e.monthly:
+        history.discrete.append(discrete_of(e))
+        return
+    kind = e.series_kind
+    table = history.monthly.get(kind)
+    if table is None:
+        table = history.monthly[kind] = MonthlyTable(FIELDS[kind])
+    table.upsert(e.period, e.data)
+    if keep_months is not None:
+        table.trim(keep_months)
 
 
 def load_histories(session: Session, ids: Sequence[str], history_months: int) -> dict[str, History]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from detectors.records import FIELDS, History, MonthlyTable
+from detectors.records import History, MonthlyTable
 from detectors.registry import build_detectors
 from monitor.simulate import iter_events, simulate
-from monitor.store.history import discrete_of
+from monitor.store.history import apply_event
 from streams.contract import validate
 from streams.records import Event
 
@@ -31,13 +31,7 @@ def test_findings_with_the_memo_equal_findings_without_it_event_by_event():
         if not isinstance(e, Event):
             continue
         h = histories.setdefault(e.enterprise_id, History(e.enterprise_id))
-        if e.monthly:
-            table = h.monthly.get(e.series_kind)
-            if table is None:
-                table = h.monthly[e.series_kind] = MonthlyTable(FIELDS[e.series_kind])
-            table.upsert(e.period, e.data)
-        else:
-            h.discrete.append(discrete_of(e))
+        apply_event(h, e)
         before = dict(h.memo)
         warm = ds.run(h)
         assert warm == ds.run(_fresh(h)), f"{e.enterprise_id} after {e.event_id}"
