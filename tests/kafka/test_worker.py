@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from streams.kafka_config import KafkaSettings
+from tests.kafka.conftest import tansu_missing
 from tests.kafka.stream import Stream, make_stream
 from tests.kafka.workers import (
     Store,
@@ -280,8 +281,8 @@ def test_a_worker_started_before_its_broker_waits_and_starts_when_it_appears(
         assert len(re.findall("unreachable, retrying", w.log)) >= 2 and w.proc.poll() is None
         try:
             broker.start()
-        except BrokerError as exc:  # pragma: no cover - CI has the Tansu binary
-            pytest.skip(f"no Tansu broker to start: {exc}")
+        except BrokerError as exc:
+            tansu_missing(exc)
         create_topics(settings)
         w.wait_for("assigned to this worker", timeout=60)
         setup.publish()
