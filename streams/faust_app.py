@@ -28,8 +28,8 @@ the rules that make at-least-once hold live in one place:
   store there); no batch reaches ``process`` before it has returned. Faust
   itself waits for the batch in flight to be acked before giving partitions
   away (``stream_wait_empty``); records fetched but not yet in a batch are
-  given up, unacked, so the hand-over waits for one batch at most. ``handler.on_revoked`` is called on the event
-  loop and must be quick.
+  given up, unacked, so the hand-over waits for one batch at most.
+  ``handler.on_revoked`` is called on the event loop and must be quick.
 - **Lag.** ``handler.on_lag({partition: lag})`` every ``lag_interval``, lag
   being the high watermark the last fetch response carried minus the next
   offset to process. Not ListOffsets: Tansu answers it short of the end.
@@ -278,7 +278,6 @@ class EventWorker:
             broker_commit_every=max(10_000, 2 * o.batch_size),
             consumer_auto_offset_reset="earliest",
             processing_guarantee="at_least_once",
-            stream_buffer_maxsize=max(4096, 2 * o.batch_size),
             stream_wait_empty=True,
             topic_allow_declare=False,
             topic_disable_leader=True,
