@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from alerts.audit import record
-from monitor.store.models import AlertRow
+from store.models import AlertRow
 
 __all__ = ["ActionError", "RESOLUTION_CODES", "FEEDBACK", "acknowledge", "assign", "comment", "resolve",
            "feedback", "get_alert"]

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.store.models import AuditEntry
+from store.models import AuditEntry
 
 __all__ = ["record", "query", "SYSTEM"]
 

@@ -20,7 +20,7 @@ from alerts.message import Message
 from alerts.policy import BankPolicy
 from alerts.render import _cny, signal_name
 from detectors.severity import Severity
-from monitor.store.models import AlertRow, DetectionRow, Enterprise, PipelineState, WatchlistEntry
+from store.models import AlertRow, DetectionRow, Enterprise, PipelineState, WatchlistEntry
 
 __all__ = ["build_digest", "queue_digest", "queue_due_digests", "render_digest"]
 

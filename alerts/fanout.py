@@ -26,7 +26,7 @@ from alerts.message import AlertView, LoanRef
 from alerts.policy import DEFAULT_INHIBIT, BankPolicy, InhibitRule
 from alerts.views import view_to_dict
 from detectors.severity import Severity
-from monitor.store.models import AlertRow, Delivery, DetectionRow, Silence, WatchlistEntry
+from store.models import AlertRow, Delivery, DetectionRow, Silence, WatchlistEntry
 
 __all__ = ["AlertChange", "fan_out", "open_alert_for", "enqueue", "china_today", "active_silence"]
 

@@ -25,7 +25,7 @@ from alerts.backoff import next_attempt_delay
 from alerts.channels import ChannelResult, deliver
 from alerts.compose import ALERT_KINDS, compose
 from alerts.identity import channel_key
-from monitor.store.models import Delivery
+from store.models import Delivery
 
 __all__ = ["DispatchStats", "dispatch_due", "DeliverySettings"]
 

@@ -21,7 +21,7 @@ from alerts.message import Message
 from alerts.policy import BankPolicy
 from alerts.render import signal_name
 from detectors.severity import Severity
-from monitor.store.models import AlertRow, Enterprise, Silence
+from store.models import AlertRow, Enterprise, Silence
 
 __all__ = ["SilenceError", "add_silence", "end_silence", "list_silences", "expire_silences", "render_expiry"]
 

@@ -22,8 +22,8 @@ from alerts.policy import BankPolicy
 from detectors.periods import months_between
 from detectors.risk import combined_risk
 from detectors.severity import Severity
-from monitor.store.models import DetectionRow, Enterprise, PipelineState, WatchlistEntry
-from monitor.store.upsert import insert_for
+from store.models import DetectionRow, Enterprise, PipelineState, WatchlistEntry
+from store.upsert import insert_for
 from streams.uscc import uscc_problem
 
 __all__ = [

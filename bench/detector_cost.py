@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from detectors.records import History  # noqa: E402
 from detectors.registry import build_detectors  # noqa: E402
 from monitor.simulate import iter_events, simulate  # noqa: E402
-from monitor.store.history import apply_event  # noqa: E402
+from store.history import apply_event  # noqa: E402
 from streams.contract import validate  # noqa: E402
 from streams.records import Event  # noqa: E402
 

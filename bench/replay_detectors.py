@@ -35,8 +35,8 @@ from detectors.severity import Severity  # noqa: E402
 from monitor.evaluate import AlertRecord, score  # noqa: E402
 from monitor.reconcile import reconcile  # noqa: E402
 from monitor.simulate import iter_events, simulate  # noqa: E402
-from monitor.store.history import apply_event  # noqa: E402
-from monitor.store.models import DetectionRow  # noqa: E402
+from store.history import apply_event  # noqa: E402
+from store.models import DetectionRow  # noqa: E402
 from streams.contract import validate  # noqa: E402
 from streams.records import Event  # noqa: E402
 

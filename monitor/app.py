@@ -19,8 +19,8 @@ from alerts.outbox import DeliverySettings, DispatchStats, dispatch_due
 from detectors.registry import DetectorSet
 from monitor.config import Config
 from monitor.pipeline import IngestStats, Pipeline
-from monitor.store.db import migrate, open_engine
-from monitor.store.models import AlertRow, Delivery, Enterprise, RejectedEvent
+from store.db import migrate, open_engine
+from store.models import AlertRow, Delivery, Enterprise, RejectedEvent
 from streams.sources import SpoolDirectory, iter_lines
 
 __all__ = ["Loanwatch"]

@@ -68,7 +68,7 @@ def register(cli: click.Group) -> None:
         from alerts.actions import ActionError, get_alert
         from alerts.audit import query
         from detectors.severity import Severity
-        from monitor.store.models import DetectionRow
+        from store.models import DetectionRow
 
         _policy(ctx, bank)
         try:

@@ -27,8 +27,8 @@ from detectors.severity import Severity
 from monitor.config import Config
 from monitor.history_cache import HistoryCache
 from monitor.reconcile import reconcile
-from monitor.store.db import session_factory
-from monitor.store.history import (
+from store.db import session_factory
+from store.history import (
     apply_event,
     find_seen,
     load_histories,
@@ -36,8 +36,8 @@ from monitor.store.history import (
     write_events,
     write_rejections,
 )
-from monitor.store.models import Bank, DetectionRow, Enterprise, PipelineState
-from monitor.store.upsert import insert_for
+from store.models import Bank, DetectionRow, Enterprise, PipelineState
+from store.upsert import insert_for
 from streams.contract import validate
 from streams.records import Event, Rejection
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from detectors.periods import months_between
 from detectors.records import Detection
-from monitor.store.models import DetectionRow
+from store.models import DetectionRow
 
 __all__ = ["Transition", "reconcile", "TOLERANCE"]
 

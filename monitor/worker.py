@@ -125,8 +125,8 @@ class Ownership:
             return
         from sqlalchemy import text
 
-        from monitor.store.models import PipelineState
-        from monitor.store.upsert import insert_for
+        from store.models import PipelineState
+        from store.upsert import insert_for
 
         table = PipelineState.__table__
         with self.sessions.begin() as s:
@@ -143,7 +143,7 @@ class Ownership:
         def check(session: Any) -> None:
             from sqlalchemy import select
 
-            from monitor.store.models import PipelineState
+            from store.models import PipelineState
 
             rows = dict(session.execute(select(PipelineState.key, PipelineState.value)
                                         .where(PipelineState.key.in_(sorted(keys)))
@@ -157,7 +157,7 @@ class Ownership:
     def owners(self) -> dict[int, str]:
         from sqlalchemy import select
 
-        from monitor.store.models import PipelineState
+        from store.models import PipelineState
 
         with self.sessions() as s:
             rows = s.execute(select(PipelineState.key, PipelineState.value)

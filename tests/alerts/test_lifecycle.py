@@ -16,7 +16,7 @@ from monitor.app import Loanwatch
 from monitor.cli import cli
 from monitor.config import parse_config
 from monitor.pipeline import policies_from_config
-from monitor.store.models import AlertRow, AuditEntry
+from store.models import AlertRow, AuditEntry
 from streams.uscc import complete_uscc
 
 RULES = ["dishonest_debtor_listed", "consumption_restriction", "abnormal_operation_listed", "tax_arrears",

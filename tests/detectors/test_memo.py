@@ -7,7 +7,7 @@ import dataclasses
 from detectors.records import History, MonthlyTable
 from detectors.registry import build_detectors
 from monitor.simulate import iter_events, simulate
-from monitor.store.history import apply_event
+from store.history import apply_event
 from streams.contract import validate
 from streams.records import Event
 

@@ -19,7 +19,7 @@ import monitor.pipeline as pipeline_mod
 from monitor.app import Loanwatch
 from monitor.config import parse_config
 from monitor.pipeline import WATERMARK
-from monitor.store.models import Enterprise, MonthlyRecord, PipelineState
+from store.models import Enterprise, MonthlyRecord, PipelineState
 from streams.uscc import complete_uscc
 from tests.monitor.events import HEALTHY, SLIDING, headcount_lines, listing_line
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from monitor.app import Loanwatch
 from monitor.cli import cli
 from monitor.config import parse_config
-from monitor.store.models import Delivery
+from store.models import Delivery
 from streams.uscc import complete_uscc
 from tests.monitor.events import HEALTHY, headcount_lines, listing_line
 from tests.monitor.test_pipeline import items, watch

@@ -12,7 +12,7 @@ from alerts.watchlist import add_entries, parse_watchlist_csv
 from monitor.app import Loanwatch
 from monitor.config import parse_config
 from monitor.pipeline import policies_from_config
-from monitor.store.models import AlertRow, Delivery, DetectionRow, MonthlyRecord, RejectedEvent
+from store.models import AlertRow, Delivery, DetectionRow, MonthlyRecord, RejectedEvent
 from tests.monitor.events import HEALTHY, SLIDING, UNWATCHED, headcount_lines, listing_line, watchlist_csv
 
 NOW = datetime(2025, 1, 20, tzinfo=UTC)

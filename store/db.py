@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["open_engine", "migrate", "session_factory", "is_sqlite"]
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def is_sqlite(engine: Engine) -> bool:

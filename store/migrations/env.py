@@ -1,8 +1,8 @@
-"""Alembic environment: the engine is handed in by monitor.store.db.migrate."""
+"""Alembic environment: the engine is handed in by store.db.migrate."""
 
 from alembic import context
 
-from monitor.store.models import Base
+from store.models import Base
 
 config = context.config
 engine = config.attributes.get("engine")

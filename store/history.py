@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detectors.records import FIELDS, DiscreteEvent, History, MonthlyTable
-from monitor.store.models import DiscreteRecord, MonthlyRecord, RejectedEvent, SeenEvent
-from monitor.store.upsert import insert_for
+from store.models import DiscreteRecord, MonthlyRecord, RejectedEvent, SeenEvent
+from store.upsert import insert_for
 from streams.records import Event, Rejection
 
 __all__ = ["find_seen", "write_events", "mark_pending", "write_rejections", "load_histories", "discrete_of", "apply_event", "utc"]
