@@ -57,13 +57,10 @@ from apprise.common import NotifyFormat
 from apprise.plugins.base import NotifyBase
 from apprise.plugins.email import NotifyEmail
 
-from alerts import chat_markdown  # noqa: E402,F401  (registers wecommd://, feishumd://, larkmd://)
 from alerts.message import Message
-from alerts.webhook import NotifyLoanwatchWebhook, register
+from alerts.webhook import NotifyLoanwatchWebhook
 
 __all__ = ["ChannelResult", "deliver", "validate_url", "redact", "message_format"]
-
-register()
 
 _LOG = logging.getLogger(__name__)
 # Apprise plugins log through this logger while we deliver: DEBUG is kept for

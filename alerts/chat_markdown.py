@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 
 import requests
-from apprise import NotificationManager
 from apprise.common import NotifyFormat, NotifyType
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
 
-__all__ = ["NotifyWeComMarkdown", "NotifyFeishuMarkdown", "NotifyLarkMarkdown", "register", "clip_utf8"]
+__all__ = ["NotifyWeComMarkdown", "NotifyFeishuMarkdown", "NotifyLarkMarkdown", "clip_utf8"]
 
 WECOM_MARKDOWN_BYTES = 4096
 
@@ -93,14 +92,3 @@ class NotifyLarkMarkdown(NotifyFeishuMarkdown):
     service_name = "Lark (Markdown card)"
     secure_protocol = "larkmd"
     notify_url = "https://open.larksuite.com/open-apis/bot/v2/hook/{token}/"
-
-
-def register() -> None:
-    """Make the three schemes known to apprise; safe to call twice."""
-    manager = NotificationManager()
-    for plugin in (NotifyWeComMarkdown, NotifyFeishuMarkdown, NotifyLarkMarkdown):
-        if plugin.secure_protocol not in manager:
-            manager.add(plugin)
-
-
-register()

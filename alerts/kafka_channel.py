@@ -22,26 +22,34 @@ are skipped here (reported as delivered) so the topic holds one schema.
 
 The URL names the topic only, not the broker: every worker must produce the
 same URL, since the outbox refers to a channel by a hash of its URL, while
-bootstrap addresses may be written differently per worker. The worker
-process registers how to publish (``configure``); anywhere else the channel
-fails with a clear reason instead of guessing a broker.
+bootstrap addresses may be written differently per worker. The broker comes
+with the producer: the worker builds ``AlertsTopic(publish)`` around its own
+producer and hands ``AlertsTopic.deliver`` to the service object as the
+sender's way to deliver (``lwkafka://`` URLs here, every other URL on to
+``alerts.channels.deliver``). The apprise plugin ``NotifyLoanwatchKafka``
+only makes the URL known to apprise, so that the outbox names, checks and
+formats this channel like any other (registered by ``alerts.plugins``);
+delivered through apprise, i.e. anywhere but a worker, it fails with a
+clear reason instead of guessing a broker.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import re
 from collections.abc import Callable
 from typing import Any
 
-from apprise import NotificationManager
 from apprise.common import NotifyType
 from apprise.plugins.base import NotifyBase
 
+from alerts.channels import ChannelResult, deliver
 from alerts.compose import ALERT_KINDS
+from alerts.message import Message
 from alerts.webhook import NotifyLoanwatchWebhook
 
-__all__ = ["RECEIVER", "SCHEME", "NotifyLoanwatchKafka", "alert_record", "channel_url", "configure", "register"]
+__all__ = ["RECEIVER", "SCHEME", "AlertsTopic", "NotifyLoanwatchKafka", "Publisher", "alert_record",
+           "channel_url", "topic_of"]
 
 SCHEME = "lwkafka"
 #: The receiver name the worker adds to every bank.
@@ -50,21 +58,21 @@ ALERT_ID_HEADER = "loanwatch-alert-id"
 
 #: publish(topic, key, value, headers, timeout): returns once the broker acknowledged, raises otherwise.
 Publisher = Callable[[str, bytes | None, bytes, list[tuple[str, bytes]], float], None]
+#: deliver(url, message, payload, *, timeout) -> ChannelResult, as ``alerts.channels.deliver``.
+Deliver = Callable[..., ChannelResult]
 
-_lock = threading.Lock()
-_publisher: Publisher | None = None
-
-
-def configure(publisher: Publisher | None) -> None:
-    """Install (or remove, with None) the function that publishes; the worker calls this at start."""
-    global _publisher
-    with _lock:
-        _publisher = publisher
+_URL = re.compile(rf"^\s*{SCHEME}://([A-Za-z0-9._-]+)/?\s*$", re.IGNORECASE)
 
 
 def channel_url(topic: str) -> str:
     """The channel URL for ``topic`` (the same in every worker)."""
     return f"{SCHEME}://{topic}"
+
+
+def topic_of(url: str) -> str | None:
+    """The topic an ``lwkafka://`` URL names; None for any other URL."""
+    match = _URL.match(url) if isinstance(url, str) else None
+    return match.group(1) if match else None
 
 
 def alert_record(document: dict[str, Any]) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]] | None:
@@ -79,11 +87,39 @@ def alert_record(document: dict[str, Any]) -> tuple[bytes | None, bytes, list[tu
     return (bank.encode() if bank else None), value, headers
 
 
-class NotifyLoanwatchKafka(NotifyLoanwatchWebhook):
-    """Publish the webhook document to a Kafka topic through the worker's producer.
+class AlertsTopic:
+    """The ``lwkafka://`` channel of one worker: publishes through the producer it was built with.
 
-    A subclass of the webhook plugin so that ``alerts.channels`` hands it the
-    JSON document, not a rendered text.
+    ``deliver`` has the signature of ``alerts.channels.deliver`` and hands
+    every URL that is not ``lwkafka://`` to ``others`` (that function by
+    default), so it can stand in for it wherever the sender delivers.
+    """
+
+    def __init__(self, publish: Publisher, *, others: Deliver = deliver) -> None:
+        self.publish = publish
+        self.others = others
+
+    def deliver(self, url: str, message: Message, payload: dict, *, timeout: float = 10) -> ChannelResult:
+        topic = topic_of(url)
+        if topic is None:
+            return self.others(url, message, payload, timeout=timeout)
+        channel = channel_url(topic)
+        record = alert_record(payload) if isinstance(payload, dict) else None
+        if record is None:  # a digest or a silence notice: not for the topic
+            return ChannelResult(True, None, channel)
+        key, value, headers = record
+        try:
+            self.publish(topic, key, value, headers, float(timeout))
+        except Exception as exc:  # the outbox records the reason and retries
+            return ChannelResult(False, f"publishing to {topic} failed: {type(exc).__name__}: {exc}", channel)
+        return ChannelResult(True, None, channel)
+
+
+class NotifyLoanwatchKafka(NotifyLoanwatchWebhook):
+    """``lwkafka://<topic>`` as apprise sees it: a URL to name, check and format; never sent through apprise.
+
+    A subclass of the webhook plugin so that ``alerts.channels`` formats
+    the channel's message as the JSON document.
     """
 
     service_name = "Loanwatch alerts topic"
@@ -96,32 +132,9 @@ class NotifyLoanwatchKafka(NotifyLoanwatchWebhook):
         self.topic = self.host
 
     def send(self, body: str, title: str = "", notify_type: NotifyType = NotifyType.INFO, **kwargs: Any) -> bool:
-        try:
-            document = json.loads(body)
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
-            self.logger.warning("alerts topic: the body is not a JSON object; nothing was published.")
-            return False
-        record = alert_record(document)
-        if record is None:
-            self.logger.info("alerts topic: %s messages are not published there.",
-                             document.get("type") or document.get("kind") or "non-alert")
-            return True
-        with _lock:
-            publish = _publisher
-        if publish is None:
-            self.logger.warning("alerts topic %s: no Kafka producer in this process "
-                                "(the lwkafka:// channel works inside `loanwatch worker`).", self.topic)
-            return False
-        key, value, headers = record
-        try:
-            publish(self.topic, key, value, headers, float(self.socket_read_timeout or 10))
-        except Exception as exc:  # the outbox records the reason and retries
-            self.logger.warning("alerts topic %s: publish failed: %s: %s", self.topic, type(exc).__name__, exc)
-            return False
-        self.logger.info("Published alert %s to %s.", document["alert_id"], self.topic)
-        return True
+        self.logger.warning("alerts topic %s: no Kafka producer in this process "
+                            "(the lwkafka:// channel is delivered by `loanwatch worker`).", self.topic)
+        return False
 
     def url(self, privacy: bool = False, *args: Any, **kwargs: Any) -> str:
         return channel_url(self.topic)
@@ -138,13 +151,3 @@ class NotifyLoanwatchKafka(NotifyLoanwatchWebhook):
         for key in ("headers", "params", "payload"):
             results[key] = {}
         return results
-
-
-def register() -> None:
-    """Make ``lwkafka://`` known to apprise; safe to call twice."""
-    manager = NotificationManager()
-    if SCHEME not in manager:
-        manager.add(NotifyLoanwatchKafka)
-
-
-register()

@@ -55,7 +55,7 @@ inside ``message``. ``NotifyLoanwatchWebhook`` therefore subclasses that
 plugin: it keeps its URL grammar (user/password, port, path, ``+Header=``,
 ``-param=``, ``method=``, ``cto``/``rto`` timeouts), replaces ``send()`` to
 post the body verbatim, and hides header and query values in its privacy
-URL as well as the password. It is registered under
+URL as well as the password. ``alerts.plugins`` registers it under
 ``lwhook://`` (http) and ``lwhooks://`` (https)::
 
     lwhook://127.0.0.1:8080/loanwatch
@@ -74,14 +74,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import requests
-from apprise import NotificationManager
 from apprise.common import NotifyFormat, NotifyType
 from apprise.exception import AppriseImproperlyConfigured
 from apprise.plugins.custom_json import NotifyJSON
 
 from alerts.message import AlertView
 
-__all__ = ["SCHEMA_VERSION", "ALERT_ID_HEADER", "webhook_payload", "NotifyLoanwatchWebhook", "register"]
+__all__ = ["SCHEMA_VERSION", "ALERT_ID_HEADER", "webhook_payload", "NotifyLoanwatchWebhook"]
 
 SCHEMA_VERSION = "1"
 ALERT_ID_HEADER = "X-Loanwatch-Alert-Id"
@@ -250,13 +249,3 @@ def _connection_cause(exc: requests.RequestException) -> str:
         if at >= 0:
             return "could not connect: " + text[at:].rstrip(")'\"")
     return f"could not connect: {type(exc).__name__}"
-
-
-def register() -> None:
-    """Make ``lwhook://`` and ``lwhooks://`` known to apprise; safe to call twice."""
-    manager = NotificationManager()
-    if NotifyLoanwatchWebhook.protocol not in manager:
-        manager.add(NotifyLoanwatchWebhook)
-
-
-register()

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from alerts.channels import ChannelResult, deliver
 from alerts.fanout import AlertChange
 from alerts.outbox import DeliverySettings, DispatchStats, dispatch_due
+from alerts.plugins import register_plugins
 from detectors.registry import DetectorSet
 from monitor.config import Config
 from monitor.pipeline import IngestStats, Pipeline
@@ -31,8 +33,10 @@ log = logging.getLogger("loanwatch")
 class Loanwatch:
     def __init__(self, config: Config, *, clock: Callable[[], datetime] | None = None,
                  on_alert: Callable[[AlertChange], None] | None = None, migrate_schema: bool = True,
-                 detectors: DetectorSet | None = None) -> None:
+                 detectors: DetectorSet | None = None, send: Callable[..., ChannelResult] = deliver) -> None:
+        register_plugins()
         self.config = config
+        self.send = send  # delivers one message to one channel URL; the Kafka worker adds its alerts topic
         self.engine = open_engine(config.store)
         if migrate_schema:
             migrate(self.engine)
@@ -72,7 +76,7 @@ class Loanwatch:
         now = now or self.clock()
         self.housekeeping(now=now)
         channels = {b.id: b.channels for b in self.config.banks}
-        return dispatch_due(self.sessions, channels, self.delivery_settings, now=now)
+        return dispatch_due(self.sessions, channels, self.delivery_settings, now=now, send=self.send)
 
     def housekeeping(self, *, now: datetime | None = None) -> tuple[int, int]:
         """Tell banks about silences that ran out and queue the daily digests that are due."""

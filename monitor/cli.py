@@ -135,12 +135,9 @@ def run(ctx, files, spool_dir, once):
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from store.db import safe_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable store URL>"
+    return safe_url(url)
 
 
 # -- change points -----------------------------------------------------------------
@@ -366,7 +363,9 @@ def config_group():
 def config_check(ctx):
     """Validate the config file offline and list what it found."""
     from alerts.channels import redact, validate_url
+    from alerts.plugins import register_plugins
 
+    register_plugins()
     config = _config(ctx)
     problems = []
     click.echo(f"config {config.path}: OK as TOML and schema")
@@ -442,7 +441,7 @@ def _register_extensions() -> None:
         return
     if hasattr(cli_kafka, "register"):
         cli_kafka.register(cli)
-    __import__("monitor.worker", fromlist=["register"]).register(cli)  # loanwatch worker
+    __import__("monitor.cli_worker", fromlist=["register"]).register(cli)  # loanwatch worker
 
 
 _register_extensions()

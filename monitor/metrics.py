@@ -139,7 +139,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(*, json_lines: bool, verbose: int = 0, text_format: str | None = None) -> None:
-    """Route every logger (ours, Faust's, aiokafka's) to stderr, as JSON lines or text.
+    """Route every logger (ours, aiokafka's, kafka-python's) to stderr, as JSON lines or text.
 
     Loanwatch's own loggers log at INFO by default (partitions taken and
     given up, broker waits, failed batches); the libraries at WARNING, or

@@ -2,10 +2,10 @@
 
 Start as many as there are partitions to share; each one::
 
-    events topic ──► Faust (streams.faust_app) ──► batch ──► Pipeline.process_batch(detect="touched")
-                                                              one PostgreSQL transaction:
-                                                              events, rejects, detections, alerts, outbox
-                     offsets acked ◄── after the commit ──────┘
+    events topic ──► aiokafka (streams.kafka_consumer) ──► batch ──► Pipeline.process_batch(detect="touched")
+                                                                      one PostgreSQL transaction:
+                                                                      events, rejects, detections, alerts, outbox
+                     offsets committed ◄── after the transaction ─────┘
     sender thread: Loanwatch.deliver() ──► banks' channels + lwkafka://<alerts topic>
     rejected events ──► DLQ topic, after the commit
 
@@ -35,7 +35,9 @@ How each guarantee is kept (the README's *Distributed mode* has the operator's v
 - **Alerts topic.** Every bank gets the receiver ``kafka-alerts`` =
   ``lwkafka://<alerts topic>`` (``alerts.kafka_channel``), so alerts reach the
   topic through the outbox: written in the batch transaction, published by
-  the sender, at least once, with the alert id.
+  the sender, at least once, with the alert id. The worker's producer is
+  handed to that channel (``AlertsTopic``), and the channel to the service
+  object as the way its sender delivers.
 - **Dead letters.** Rejected events are stored in ``rejected_events`` in the
   batch transaction and published to the DLQ topic after the commit; a
   crash between the two re-processes the batch and publishes them again.
@@ -57,18 +59,26 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import click
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
+from alerts.kafka_channel import RECEIVER, AlertsTopic, Publisher, channel_url
+from alerts.policy import Route
+from detectors.severity import Severity
+from monitor.app import Loanwatch
 from monitor.config import Config, ConfigError, load_config
-from streams.faust_app import EventWorker, FatalBatchError, Record, WorkerOptions, wait_for_kafka
+from monitor.metrics import WorkerMetrics
+from store.db import safe_url
+from store.models import PipelineState
+from store.upsert import insert_for
 from streams.kafka_config import KafkaConfigError, KafkaSettings, load_kafka_settings
+from streams.kafka_consumer import EventWorker, FatalBatchError, Record, WorkerOptions, wait_for_kafka
+from streams.kafka_tools import KafkaToolError, dlq_record, make_producer
 
-__all__ = ["NotOwner", "Ownership", "Sender", "WorkerHandler", "register", "run_worker", "with_alerts_topic"]
-
-if TYPE_CHECKING:
-    from monitor.metrics import WorkerMetrics
+__all__ = ["EXIT_CONFIG", "EXIT_CRASH", "NotOwner", "Ownership", "Sender", "WorkerHandler", "run_worker",
+           "with_alerts_topic"]
 
 log = logging.getLogger("loanwatch.worker")
 
@@ -85,10 +95,6 @@ def with_alerts_topic(config: Config, topic: str) -> Config:
     included. Banks with routes get a first route that sends every alert to
     the topic and lets the bank's own routes decide the rest (``continue``).
     """
-    from alerts.kafka_channel import RECEIVER, channel_url
-    from alerts.policy import Route
-    from detectors.severity import Severity
-
     url = channel_url(topic)
     banks = []
     for b in config.banks:
@@ -123,11 +129,6 @@ class Ownership:
         """Write our token for ``partitions``; waits for a batch still committing under the old owner."""
         if not partitions:
             return
-        from sqlalchemy import text
-
-        from store.models import PipelineState
-        from store.upsert import insert_for
-
         table = PipelineState.__table__
         with self.sessions.begin() as s:
             if s.get_bind().dialect.name == "postgresql":
@@ -141,10 +142,6 @@ class Ownership:
         keys = {self.key(p): p for p in partitions}
 
         def check(session: Any) -> None:
-            from sqlalchemy import select
-
-            from store.models import PipelineState
-
             rows = dict(session.execute(select(PipelineState.key, PipelineState.value)
                                         .where(PipelineState.key.in_(sorted(keys)))
                                         .order_by(PipelineState.key).with_for_update()).all())
@@ -155,10 +152,6 @@ class Ownership:
         return check
 
     def owners(self) -> dict[int, str]:
-        from sqlalchemy import select
-
-        from store.models import PipelineState
-
         with self.sessions() as s:
             rows = s.execute(select(PipelineState.key, PipelineState.value)
                              .where(PipelineState.key.like(f"{self.prefix}%"))).all()
@@ -197,8 +190,6 @@ class Sender:
             self.run_once()
 
     def run_once(self) -> None:
-        from sqlalchemy.exc import IntegrityError
-
         for _ in range(50):  # until nothing more is due now (the rest waits for its backoff)
             try:
                 stats = self.app.deliver()
@@ -273,7 +264,7 @@ class Statistics:
 
 # -- the batch handler ---------------------------------------------------------------------
 class WorkerHandler:
-    """``streams.faust_app.BatchHandler`` for Loanwatch: records in, one pipeline transaction, effects out."""
+    """``streams.kafka_consumer.BatchHandler`` for Loanwatch: records in, one pipeline transaction, effects out."""
 
     def __init__(self, app: Any, settings: KafkaSettings, metrics: WorkerMetrics, ownership: Ownership,
                  producer: Any, sender: Sender | None = None, statistics: Statistics | None = None, *,
@@ -366,8 +357,6 @@ class WorkerHandler:
 
     def _dead_letters(self, rejections: list[Any]) -> None:
         """Publish this batch's rejects to the DLQ topic; already stored, so only the publish is retried."""
-        from streams.kafka_tools import dlq_record
-
         records = [dlq_record(r) for r in rejections]
         deadline = time.monotonic() + self.dlq_retry_seconds
         delay = 0.5
@@ -392,7 +381,7 @@ class WorkerHandler:
 # -- start-up --------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM/SIGINT before Faust runs (waiting for the broker or the store) end the wait cleanly."""
+    """SIGTERM/SIGINT before the consumer runs (waiting for the broker or the store) end the wait cleanly."""
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -404,16 +393,13 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _open_store(config: Config, stop: threading.Event) -> Any:
-    from monitor.app import Loanwatch
-    from monitor.cli import _safe_url
-
+def _open_store(config: Config, stop: threading.Event, send: Callable[..., Any]) -> Loanwatch | None:
     delay = 1.0
     while not stop.is_set():
         try:
-            return Loanwatch(config)
+            return Loanwatch(config, send=send)
         except Exception as exc:  # server down, or another worker is migrating the same fresh store
-            log.warning("store %s not ready, retrying in %gs: %s: %s", _safe_url(config.store), delay,
+            log.warning("store %s not ready, retrying in %gs: %s: %s", safe_url(config.store), delay,
                         type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
             if stop.wait(delay):
                 break
@@ -421,7 +407,8 @@ def _open_store(config: Config, stop: threading.Event) -> Any:
     return None
 
 
-def _publisher(producer: Any) -> Callable[..., None]:
+def _publisher(producer: Any) -> Publisher:
+    """How the alerts-topic channel publishes: one record, waited for until the broker acknowledged it."""
     def publish(topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]],
                 timeout: float) -> None:
         producer.send(topic, key=key, value=value, headers=headers).get(timeout=max(timeout, 5.0))
@@ -438,10 +425,8 @@ def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float =
     except (KafkaConfigError, ConfigError) as exc:
         log.error("%s", exc)
         return EXIT_CONFIG
-    from monitor.metrics import WorkerMetrics
-
     options = WorkerOptions(batch_size=batch_size, batch_wait=batch_wait, stop_timeout=stop_timeout,
-                            stop_grace=min(30.0, stop_timeout * 2 / 3))
+                            stop_grace=min(30.0, stop_timeout * 2 / 3), request_timeout=settings.timeout_seconds)
     token = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     metrics = WorkerMetrics()
     if metrics_port is not None:
@@ -453,26 +438,25 @@ def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float =
         with _stop_on_signals(stop):
             if not wait_for_kafka(settings, settings.topics, stop=stop, logger=log):
                 return 0
-            app = _open_store(with_alerts_topic(config, settings.alerts_topic), stop)
+            try:
+                producer = make_producer(settings, linger_ms=5)
+            except KafkaToolError as exc:
+                log.error("%s", exc)
+                return EXIT_CRASH
+            alerts_topic = AlertsTopic(_publisher(producer))
+            app = _open_store(with_alerts_topic(config, settings.alerts_topic), stop, alerts_topic.deliver)
             if app is None:
                 return 0
             if app.engine.dialect.name == "sqlite":
                 log.warning("the store is SQLite: fine for one worker; several workers need PostgreSQL")
-            from alerts import kafka_channel
-            from streams.kafka_tools import make_producer
-
-            producer = make_producer(settings, linger_ms=5)
-            kafka_channel.configure(_publisher(producer))
             sender = Sender(app, metrics, deliver_interval).start()
             statistics = Statistics(app.engine).start()
             handler = WorkerHandler(app, settings, metrics, Ownership(app.sessions, settings, token), producer,
                                     sender, statistics)
             worker = EventWorker(settings, handler, options)
-        from monitor.cli import _safe_url
-
         log.info("worker %s: group %s consuming %s on %s (batches of up to %d events, %gs wait); store %s",
                  token, settings.group_id, settings.events_topic, settings.bootstrap, batch_size, batch_wait,
-                 _safe_url(config.store), extra={"worker": token})
+                 safe_url(config.store), extra={"worker": token})
         return worker.run()
     finally:
         if sender is not None:
@@ -480,55 +464,8 @@ def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float =
         if statistics is not None:
             statistics.stop()
         if producer is not None:
-            from alerts import kafka_channel
-
-            kafka_channel.configure(None)
             with contextlib.suppress(Exception):
                 producer.close(timeout=settings.timeout_seconds)
         if app is not None:
             app.close()
         metrics.close()
-
-
-# -- the command -------------------------------------------------------------------------------
-@click.command("worker")
-@click.option("--batch-size", default=20000, show_default=True, type=click.IntRange(1),
-              help="Most events per transaction (a backlog is worked off in full batches).")
-@click.option("--batch-wait", default=0.1, show_default=True, type=click.FloatRange(min=0.001),
-              help="Seconds a partial batch waits for more events (bounds the latency added at low load).")
-@click.option("--deliver-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
-              help="Seconds between sender passes when no batch raised alerts (retries, digests).")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, envvar="LOANWATCH_METRICS_PORT",
-              help="Serve Prometheus metrics on this port (e.g. 9464; 0: any free port). Off by default.")
-@click.option("--metrics-addr", default="0.0.0.0", show_default=True, help="Address the metrics server binds.")
-@click.option("--log-json", is_flag=True, help="Log one JSON object per line (for log shippers).")
-@click.option("--stop-timeout", default=45.0, show_default=True, type=click.FloatRange(min=1),
-              help="Seconds a stop may take (finishing the batch, committing, leaving the group) before the "
-                   "process exits anyway; what was not committed is processed again.")
-@click.pass_context
-def worker(ctx: click.Context, batch_size: int, batch_wait: float, deliver_interval: float,
-           metrics_port: int | None, metrics_addr: str, log_json: bool, stop_timeout: float) -> None:
-    """Run a Kafka worker: consume the events topic in the [kafka] consumer group, until SIGTERM.
-
-    Start several (up to kafka.partitions) to share the partitions. State is
-    in global.store (PostgreSQL for more than one worker); alerts go to the
-    banks' channels and to the alerts topic; rejected events to the DLQ topic.
-    $LOANWATCH_KAFKA_BOOTSTRAP overrides kafka.bootstrap.
-    """
-    from monitor.metrics import setup_logging
-
-    root = ctx.find_root()
-    verbose = root.params.get("verbose", 0) or 0
-    setup_logging(json_lines=log_json, verbose=verbose)
-    from monitor.config import default_config_path
-
-    path = (root.obj or {}).get("config_path") or default_config_path()
-    code = run_worker(path, batch_size=batch_size, batch_wait=batch_wait, deliver_interval=deliver_interval,
-                      metrics_port=metrics_port, metrics_addr=metrics_addr, stop_timeout=stop_timeout)
-    ctx.exit(code)
-
-
-def register(cli_group: click.Group) -> None:
-    """Add ``worker`` to the root ``loanwatch`` group (twice is harmless)."""
-    if worker.name not in cli_group.commands:
-        cli_group.add_command(worker)

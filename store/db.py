@@ -12,15 +12,24 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["open_engine", "migrate", "session_factory", "is_sqlite"]
+__all__ = ["open_engine", "migrate", "safe_url", "session_factory", "is_sqlite"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def safe_url(url: str) -> str:
+    """The store URL with its password hidden, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable store URL>"
 
 
 def open_engine(url: str) -> Engine:

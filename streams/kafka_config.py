@@ -1,6 +1,6 @@
 """Kafka settings: the ``[kafka]`` table of the configuration file.
 
-Every Kafka-mode piece (the ``loanwatch topics/publish/dlq`` tools, the Faust
+Every Kafka-mode piece (the ``loanwatch topics/publish/dlq`` tools, the
 workers, the alert publisher) reads the same table, so the topic names and the
 partition count are said once. Errors name the key, as ``monitor.config``
 does, so an operator can go straight to the line to fix. ``streams`` may not

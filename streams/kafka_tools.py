@@ -1,6 +1,6 @@
 """Operator tools for Kafka mode (kafka-python): create topics, publish events, read and replay the DLQ.
 
-These are the blocking, one-shot counterparts of the Faust workers: a
+These are the blocking, one-shot counterparts of the workers (streams.kafka_consumer): a
 command runs, says what it did, and exits. Three rules shape them:
 
 - Nothing bad goes out. ``publish_lines`` runs every line through
@@ -390,7 +390,7 @@ def _send_batch(
 
 # -- dead letters -------------------------------------------------------------------------
 def dlq_record(rejection: Rejection, *, now: datetime | None = None) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
-    """The (key, value, headers) of a dead-letter record, for any client (kafka-python, aiokafka, Faust).
+    """The (key, value, headers) of a dead-letter record, for any client (kafka-python, aiokafka).
 
     Keyed by the enterprise when it could be read, so an enterprise's rejects
     sit together like its events; unkeyed otherwise.

@@ -9,9 +9,16 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from alerts.plugins import register_plugins
 from tests.servers import http_receiver, make_alert, smtp_server, smtp_server_auth  # noqa: F401  (fixtures)
 
 PG_URL = os.environ.get("LOANWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def apprise_plugins() -> None:
+    """Loanwatch's apprise schemes, registered as every entry point does at start-up (tests call channels directly)."""
+    register_plugins()
 
 
 @pytest.fixture

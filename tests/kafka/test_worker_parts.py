@@ -25,38 +25,43 @@ DOC = {"version": "1", "alert_id": "lw-0123", "bank_id": "bank_a", "kind": "new"
 
 @pytest.fixture
 def published():
-    got: list[tuple] = []
-    kafka_channel.configure(lambda *args: got.append(args))
-    yield got
-    kafka_channel.configure(None)
+    return []
 
 
-def test_the_alerts_channel_publishes_the_webhook_document_keyed_by_bank(published):
+@pytest.fixture
+def topic(published) -> kafka_channel.AlertsTopic:
+    """The worker's channel, built around a publisher that records what it was given."""
+    return kafka_channel.AlertsTopic(lambda *args: published.append(args))
+
+
+def test_the_alerts_channel_publishes_the_webhook_document_keyed_by_bank(topic, published):
     url = kafka_channel.channel_url("LW_test-1.alerts")
     assert validate_url(url) is None and redact(url) == url and message_format(url) == "json"
-    result = deliver(url, MSG, DOC)
+    result = topic.deliver(url, MSG, DOC)
     assert result.ok and result.channel == url
-    [(topic, key, value, headers, timeout)] = published
-    assert topic == "LW_test-1.alerts" and key == b"bank_a" and json.loads(value) == DOC
+    [(name, key, value, headers, timeout)] = published
+    assert name == "LW_test-1.alerts" and key == b"bank_a" and json.loads(value) == DOC
     assert dict(headers) == {"loanwatch-alert-id": b"lw-0123", "loanwatch-kind": b"new",
                              "loanwatch-severity": b"high"}
     # digests and silence notices are not alerts: acknowledged, not published
-    assert deliver(url, MSG, {"type": "digest", "bank_id": "bank_a"}).ok and len(published) == 1
+    assert topic.deliver(url, MSG, {"type": "digest", "bank_id": "bank_a"}).ok and len(published) == 1
+
+
+def test_the_alerts_channel_hands_every_other_channel_to_apprise(topic, published, http_receiver):
+    url = f"lwhook://{http_receiver.host}:{http_receiver.port}/hooks/bank_a"
+    result = topic.deliver(url, MSG, DOC)
+    assert result.ok and not published
+    assert [r.json() for r in http_receiver.requests] == [DOC]
 
 
 def test_the_alerts_channel_fails_with_a_reason_outside_a_worker_or_when_kafka_refuses():
-    kafka_channel.configure(None)
-    result = deliver("lwkafka://loanwatch.alerts", MSG, DOC)
+    result = deliver("lwkafka://loanwatch.alerts", MSG, DOC)  # through apprise: no producer there
     assert not result.ok and "loanwatch worker" in result.error
 
     def refuse(*_):
         raise TimeoutError("no broker")
 
-    kafka_channel.configure(refuse)
-    try:
-        result = deliver("lwkafka://loanwatch.alerts", MSG, DOC)
-    finally:
-        kafka_channel.configure(None)
+    result = kafka_channel.AlertsTopic(refuse).deliver("lwkafka://loanwatch.alerts", MSG, DOC)
     assert not result.ok and "no broker" in result.error  # the outbox retries it with backoff
 
 
