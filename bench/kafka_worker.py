@@ -19,14 +19,29 @@ alerts topic through the outbox; latency is from the listing's send to the
 alert's arrival at a consumer of the alerts topic. With one worker, then
 with two.
 
+Consumer only (``--consumer-only``): the same portfolio on the topic, read
+by the worker's consumer (``streams.kafka_consumer.EventWorker``) with a
+handler that does nothing, in a process of its own: events/s, the batches
+it was handed, and CPU µs per event of that process (first batch to last).
+This is the ceiling the consumer puts on a worker, without the store.
+``--consumer-module`` names the module that provides ``EventWorker`` (for an
+A/B against an older tree run with ``PYTHONPATH=<that tree>``, whose
+workers then run that tree's code too).
+
+Every throughput row also reports the CPU seconds the worker processes
+used (``/proc/<pid>/stat``) and CPU µs per event: on a machine shared with
+other work that figure moves less than events/s.
+
 Usage: python bench/kafka_worker.py [--enterprises 2000] [--months 36] [--workers 1 2]
-                                    [--rate 2000] [--latency-workers 1 2] [--bootstrap HOST:PORT] [--pg URL]
+                                    [--rate 2000] [--latency-workers 1 2] [--consumer-only]
+                                    [--consumer-module streams.kafka_consumer] [--bootstrap HOST:PORT] [--pg URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -41,7 +56,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Appended, not prepended: a PYTHONPATH naming another tree (an A/B run) must win over this one.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -162,6 +178,11 @@ class Worker:
                     out[name] = float(value)
         return out
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the worker process so far (Linux)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def events(self) -> int:
         m = self.metrics()
         return int(sum(v for k, v in m.items() if k.startswith("loanwatch_events_total")))
@@ -215,15 +236,81 @@ def throughput(lines: list[str], enterprises: list[tuple[str, str | None]], n_wo
 
         (t10, n10), (t90, n90) = at(0.1), at(0.9)
         alerts = sum(int(v) for w in workers for k, v in w.metrics().items() if k.startswith("loanwatch_alerts_total"))
+        cpu = sum(w.cpu_seconds() for w in workers)
         return {"workers": n_workers, "events": published, "partitions_per_worker": shares,
                 "load_avg_1m": round(os.getloadavg()[0], 1),
                 "events_per_second_middle_80pct": round((n90 - n10) / (t90 - t10)),
                 "events_per_second_whole_run": round(published / (end - started)),
-                "seconds": round(end - started, 1), "alerts": alerts}
+                "seconds": round(end - started, 1), "alerts": alerts,
+                "worker_cpu_seconds": round(cpu, 1), "worker_cpu_us_per_event": round(cpu / published * 1e6)}
     finally:
         for w in workers:
             w.stop()
         db.drop()
+
+
+# -- consumer only -----------------------------------------------------------------------------
+class NullHandler:
+    """A ``BatchHandler`` that does nothing but count; SIGTERMs its own process once ``expected`` came."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.sizes: list[int] = []
+        self.first: tuple[float, float] | None = None  # (monotonic, process_time) at the first batch
+        self.last: tuple[float, float] | None = None
+
+    def on_assigned(self, partitions: frozenset[int]) -> None:
+        pass
+
+    def on_revoked(self, partitions: frozenset[int]) -> None:
+        pass
+
+    def on_lag(self, lag: dict[int, int]) -> None:
+        pass
+
+    def process(self, records: list) -> None:
+        now = (time.monotonic(), time.process_time())
+        self.first = self.first or now
+        self.sizes.append(len(records))
+        self.last = now
+        if sum(self.sizes) >= self.expected:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def drain_child(spec: str) -> None:
+    """In the child process: run ``EventWorker`` from ``module`` with a ``NullHandler``; print one JSON line."""
+    args = json.loads(spec)
+    module = importlib.import_module(args["module"])
+    settings = KafkaSettings(**args["settings"])
+    handler = NullHandler(args["expected"])
+    worker = module.EventWorker(settings, handler, module.WorkerOptions(batch_size=args["batch_size"],
+                                                                        batch_wait=0.1))
+    worker.run()
+    (t0, c0), (t1, c1) = handler.first, handler.last
+    n = sum(handler.sizes) - handler.sizes[0]  # the first batch's records arrived before t0
+    print(json.dumps({"events": sum(handler.sizes), "batches": len(handler.sizes),
+                      "mean_batch": round(sum(handler.sizes) / len(handler.sizes)), "max_batch": max(handler.sizes),
+                      "events_per_second": round(n / (t1 - t0)) if t1 > t0 else None,
+                      "cpu_us_per_event": round((c1 - c0) / n * 1e6, 1) if n else None}))
+
+
+def consumer_only(lines: list[str], bootstrap: str, module: str, batch_size: int) -> dict:
+    from streams.kafka_tools import create_topics, publish_lines
+
+    s = settings_for(bootstrap)
+    create_topics(s)
+    published = publish_lines(s, ((f"sim:{i}", ln) for i, ln in enumerate(lines)), batch=5000,
+                              skip_bad=True).published
+    spec = json.dumps({"module": module, "expected": published, "batch_size": batch_size,
+                       "settings": {"bootstrap": s.bootstrap, "events_topic": s.events_topic,
+                                    "alerts_topic": s.alerts_topic, "dlq_topic": s.dlq_topic,
+                                    "partitions": s.partitions, "group_id": s.group_id, "client_id": s.client_id}})
+    proc = subprocess.run([sys.executable, __file__, "--drain-child", spec], capture_output=True, text=True,
+                          timeout=600, preexec_fn=_die_with_parent())
+    lines_out = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines_out:
+        raise RuntimeError(f"consumer-only child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return {"consumer_module": module, "load_avg_1m": round(os.getloadavg()[0], 1), **json.loads(lines_out[-1])}
 
 
 # -- latency -----------------------------------------------------------------------------------
@@ -350,11 +437,19 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=40.0, help="length of each steady-rate run")
     ap.add_argument("--latency-batch-size", type=int, default=20000)
     ap.add_argument("--latency-batch-wait", type=float, default=0.05)
+    ap.add_argument("--consumer-only", action="store_true",
+                    help="also read the portfolio through the consumer with a do-nothing handler")
+    ap.add_argument("--consumer-module", default="streams.kafka_consumer",
+                    help="the module providing EventWorker for --consumer-only")
+    ap.add_argument("--drain-child", help=argparse.SUPPRESS)
     ap.add_argument("--bootstrap", default=os.environ.get("LOANWATCH_KAFKA_BOOTSTRAP"),
                     help="a Kafka to use (default: start a Tansu broker)")
     ap.add_argument("--pg", default=os.environ.get("LOANWATCH_TEST_PG_URL",
                                                    "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = ap.parse_args()
+    if args.drain_child:
+        drain_child(args.drain_child)
+        return
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(f"machine: {os.cpu_count()} cores, {mem_gib:.0f} GiB; python {sys.version.split()[0]}", flush=True)
     from streams.broker import TansuBroker
@@ -376,6 +471,10 @@ def main() -> None:
         enterprises = [(e.enterprise_id, e.name) for e in pf.enterprises]
         print(f"portfolio: {args.enterprises} enterprises x {args.months} months = {len(lines):,} lines",
               flush=True)
+        if args.consumer_only:
+            r = consumer_only(lines, bootstrap, args.consumer_module, args.batch_size)
+            print(json.dumps(r), flush=True)
+            results["consumer_only"] = r
         results["throughput"] = []
         for n in args.workers:
             r = throughput(lines, enterprises, n, bootstrap, args.pg, tmp, args.batch_size)
