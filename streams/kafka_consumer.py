@@ -289,7 +289,11 @@ class EventWorker:
         threading.Thread(target=self._watch_stop, name="lw-stop-watch", daemon=True).start()
         try:
             code = asyncio.run(self._main())
+        except Exception as exc:  # a bug of ours: one line (the traceback with -vv), exit code 1
+            self._crashed(exc)
+            code = 1
         finally:
+            self._stop_requested.set()  # a batch thread that never returns is cut short by the stop watch
             self._pool.shutdown(wait=True)
             self._control.shutdown(wait=False, cancel_futures=True)
             self._running.clear()
