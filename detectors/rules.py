@@ -15,9 +15,7 @@ from detectors.exceptions import BadParameter
 from detectors.records import Detection, DiscreteEvent, Evidence, History
 from detectors.severity import Severity
 
-__all__ = ["ListingRule", "OneOffRule", "RULE_KINDS"]
-
-RULE_KINDS = ("listing", "one_off")
+__all__ = ["ListingRule", "OneOffRule"]
 
 
 def _event_dict(e: DiscreteEvent) -> dict:

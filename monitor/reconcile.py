@@ -12,7 +12,6 @@ what keeps a backfill from flooding banks with old news.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,20 +19,12 @@ from sqlalchemy.orm import Session
 from detectors.periods import months_between
 from detectors.records import Detection
 from store.models import DetectionRow
+from store.transitions import Transition
 
-__all__ = ["Transition", "reconcile", "TOLERANCE"]
+__all__ = ["reconcile", "TOLERANCE"]
 
 # Months a change may move and still be the same change; rules are exact.
 TOLERANCE = {"level": 3, "rate": 2, "event": 0}
-
-
-@dataclass(frozen=True)
-class Transition:
-    """``new``, ``escalated``, ``deescalated`` or ``resolved``; ``updated`` is evidence only."""
-
-    kind: str
-    row: DetectionRow
-    previous_severity: int | None = None
 
 
 def _tolerance(d: Detection) -> int:
