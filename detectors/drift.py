@@ -34,11 +34,11 @@ import math
 import numpy as np
 
 from detectors.exceptions import BadParameter
+from detectors.festival import is_cny_month
 from detectors.online import BinomialStream, GaussianStream, JointCusum, MixtureCusum, PoissonStream
 from detectors.online import mixture as _mixture
 from detectors.periods import period_at
 from detectors.records import Detection, Evidence, History
-from detectors.seasonal import is_cny_month
 from detectors.severity import Severity
 
 __all__ = ["DriftDetector", "STREAMS"]

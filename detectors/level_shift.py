@@ -19,9 +19,9 @@ import numpy as np
 
 from detectors.changepoint import ChangePointEngine
 from detectors.exceptions import BadParameter
+from detectors.festival import is_cny_month
 from detectors.periods import period_at, period_index
 from detectors.records import Detection, Evidence, History, MonthlySeries
-from detectors.seasonal import is_cny_month
 from detectors.series import METRICS, _values
 from detectors.severity import Severity
 
