@@ -30,15 +30,15 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.heldout.cli import run  # noqa: E402
 from bench.heldout.months import month_text, parse_month  # noqa: E402
-from bench.heldout.replay import FeedOrderError, FeedState, arrival_months  # noqa: E402
-from bench.heldout.score import Alert, ScoreInputError, load_outcomes, load_portfolio, score  # noqa: E402
+from bench.heldout.replay import FeedState, arrival_months  # noqa: E402
+from bench.heldout.score import Alert, load_outcomes, load_portfolio, score  # noqa: E402
 
 __all__ = ["SIGNAL", "DEFAULT_FALLS", "naive_alerts", "curve", "falling_run"]
 
 SIGNAL = "headcount_fell_3_months"
 DEFAULT_FALLS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.20, 0.30, 0.40, 0.50)
-EXIT_BAD_INPUT = 2
 
 
 def falling_run(series: dict[int, int]) -> tuple[int, float] | None:
@@ -119,24 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-lead", type=int, default=3)
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
-    try:
-        falls = tuple(sorted({float(x) / 100 for x in args.falls.split(",") if x.strip()}))
-    except ValueError:
-        print(f"baseline.py: --falls {args.falls!r} is not a comma-separated list of percentages", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
+
+    def work() -> None:
+        try:
+            falls = tuple(sorted({float(x) / 100 for x in args.falls.split(",") if x.strip()}))
+        except ValueError:
+            raise ValueError(f"--falls {args.falls!r} is not a comma-separated list of percentages") from None
         result = curve(args.data, falls, args.min_lead)
         if args.json_out:
             args.json_out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    except (ScoreInputError, FeedOrderError) as exc:
-        print(f"baseline.py: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"baseline.py: {exc.filename or 'output'}: {exc.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(_table(result))
-    print(json.dumps(result, ensure_ascii=False))
-    return 0
+        print(_table(result))
+        print(json.dumps(result, ensure_ascii=False))
+
+    return run("baseline.py", work)
 
 
 if __name__ == "__main__":

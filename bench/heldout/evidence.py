@@ -28,13 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.heldout.cli import run  # noqa: E402
 from bench.heldout.months import month_text, parse_month  # noqa: E402
-from bench.heldout.replay import FeedOrderError, FeedState, arrival_months  # noqa: E402
-from bench.heldout.score import SIZE_BANDS, ScoreInputError, load_outcomes, load_portfolio  # noqa: E402
+from bench.heldout.replay import FeedState, arrival_months  # noqa: E402
+from bench.heldout.score import SIZE_BANDS, load_outcomes, load_portfolio  # noqa: E402
 
 __all__ = ["SIGNS", "signs_at", "evidence"]
 
-EXIT_BAD_INPUT = 2
 # Causes that say the firm is short of cash: staff, suppliers, landlords, lenders.
 CASH_CAUSES = ("劳动", "劳动报酬", "经济补偿", "买卖合同", "承揽合同", "租赁合同", "借款合同", "民间借贷", "融资租赁")
 
@@ -139,18 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lead", type=int, default=3, help="months before default")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        result = evidence(args.data, args.lead)
-    except (ScoreInputError, FeedOrderError) as exc:
-        print(f"evidence.py: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"evidence.py: {exc.filename or 'output'}: {exc.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.json:
+    return run("evidence.py", lambda: _report(evidence(args.data, args.lead), args.json))
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(result, ensure_ascii=False))
-        return 0
-    print(f"signs visible at default - {args.lead} months: {result['defaulters']} defaulters, "
+        return
+    print(f"signs visible at default - {result['lead']} months: {result['defaulters']} defaulters, "
           f"{result['healthy_firm_months']:,} healthy firm-months")
     print(f"{'sign':<66} {'defaulters':>10} {'healthy':>8} {'LR':>6}")
     for r in result["signs"]:
@@ -158,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['sign']:<66} {100 * r['defaulters']:>9.1f}% {100 * r['healthy']:>7.1f}% {lr:>6}")
     print("defaulters with none of these signs, by size band: " + ", ".join(
         f"{b} {x[0]}/{x[1]}" for b, x in result["no_sign_by_band"].items()))
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

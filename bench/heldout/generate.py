@@ -92,6 +92,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.heldout.cli import EXIT_BAD_INPUT, run  # noqa: E402
 from bench.heldout.feed import FeedParams, build_feed  # noqa: E402
 from bench.heldout.identity import DISTRICTS, person_name  # noqa: E402
 from bench.heldout.legal import discrete_events  # noqa: E402
@@ -106,7 +107,6 @@ __all__ = ["Portfolio", "generate", "write", "size_band", "BURN_IN", "EXIT_BAD_I
 BURN_IN = 24
 # Records of the span's last month are published up to this many months later (late, then corrected).
 FEED_TAIL_MONTHS = 8
-EXIT_BAD_INPUT = 2
 SIZE_BANDS = ((20, "<20"), (50, "20-49"), (150, "50-149"), (10**9, "150+"))
 
 
@@ -251,19 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history-months", type=int, default=0,
                     help="months before the span handed over on its first day, as an onboarding extract")
     args = ap.parse_args(argv)
-    t0 = time.process_time()
-    try:
+
+    def work() -> None:
+        t0 = time.process_time()
         portfolio = generate(args.firms, args.months, args.seed, args.start, args.default_rate, args.history_months)
         counts = write(portfolio, args.out)
-    except ValueError as exc:
-        print(f"generate.py: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"generate.py: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(f"{counts['events']:,} events for {counts['firms']:,} firms ({counts['defaulters']} defaulters) "
-          f"in {args.out}, {time.process_time() - t0:.1f} s CPU")
-    return 0
+        print(f"{counts['events']:,} events for {counts['firms']:,} firms ({counts['defaulters']} defaulters) "
+              f"in {args.out}, {time.process_time() - t0:.1f} s CPU")
+
+    return run("generate.py", work)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["arrival_months", "FeedState", "FeedOrderError", "EXIT_BAD_INPUT", "MONTHLY_TYPES"]
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.heldout.cli import run  # noqa: E402
+
+__all__ = ["arrival_months", "FeedState", "FeedOrderError", "MONTHLY_TYPES"]
 
 MONTHLY_TYPES = ("headcount", "utility", "housing_fund")
 
-EXIT_BAD_INPUT = 2
 # The generator writes "arrival" last; reading it with a pattern is ten times faster than parsing the line.
 _TAIL = re.compile(r',"arrival":"(\d{4}-\d{2})-\d{2}"\}\s*$')
 
@@ -138,18 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("events", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    try:
+
+    def work() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         for month, lines in arrival_months(args.events):
             (args.out / f"arrivals-{month}.jsonl").write_text("".join(x + "\n" for x in lines), encoding="utf-8")
             print(f"{month}\t{len(lines)}")
-    except FeedOrderError as exc:
-        print(f"replay.py: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"replay.py: {exc.filename or 'output'}: {exc.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 0
+
+    return run("replay.py", work)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.heldout.cli import EXIT_BAD_INPUT, run  # noqa: E402
 from bench.heldout.months import month_text, parse_month  # noqa: E402
 
 __all__ = [
@@ -62,11 +63,11 @@ __all__ = [
     "load_portfolio",
     "SIZE_BANDS",
     "ALERT_HEADER",
+    "EXIT_BAD_INPUT",
 ]
 
 SIZE_BANDS = ((20, "<20"), (50, "20-49"), (150, "50-149"), (10**9, "150+"))
 ALERT_HEADER = ("enterprise_id", "signal", "change_period", "raised_at_month")
-EXIT_BAD_INPUT = 2
 
 
 class ScoreInputError(ValueError):
@@ -335,15 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-lead", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    try:
+
+    def work() -> None:
         span, firms = load_portfolio(args.data)
         card = score(load_alerts(args.alerts), load_outcomes(args.data / "outcomes.csv"), span, firms,
                      args.min_lead)
-    except ScoreInputError as exc:
-        print(f"score.py: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(json.dumps(card.to_dict(), ensure_ascii=False) if args.json else render(card))
-    return 0
+        print(json.dumps(card.to_dict(), ensure_ascii=False) if args.json else render(card))
+
+    return run("score.py", work)
 
 
 if __name__ == "__main__":
