@@ -23,7 +23,8 @@ from typing import Any
 
 from alerts.outbox import DeliverySettings
 from alerts.policy import DEFAULT_INHIBIT, BankPolicy, InhibitRule
-from detectors.registry import SIGNALS, validate_settings
+from detectors.registry import validate_settings
+from detectors.signals import signal_names
 from monitor.config_banks import parse_banks, parse_inhibit_rules
 from monitor.config_values import Problems
 from monitor.exceptions import ConfigError
@@ -117,10 +118,11 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
         max_attempts=problems.positive(d, "max_attempts", int, defaults.max_attempts, "delivery"),
         **{k: problems.positive(d, k, float, getattr(defaults, k), "delivery") for k in _DELIVERY_KEYS[1:]})
 
-    inhibit_rules = parse_inhibit_rules(raw, problems, SIGNALS)
+    signals = signal_names()
+    inhibit_rules = parse_inhibit_rules(raw, problems, signals)
     config = Config(
         store=_resolve_store(store, base_dir), spool_dir=spool, **settings, delivery=delivery,
-        detectors=_detectors(raw, problems), banks=parse_banks(raw, problems, SIGNALS, inhibit_rules),
+        detectors=_detectors(raw, problems), banks=parse_banks(raw, problems, signals, inhibit_rules),
         inhibit_rules=inhibit_rules, kafka=_kafka(raw, problems, env), path=path)
     if problems:
         raise ConfigError(problems.items, path=path)

@@ -328,13 +328,15 @@ class Pipeline:
         changes: list[Transition] = []
         risks: dict[str, Severity] = {}
         enterprise_rows = []
+        tolerance = self.detectors.same_change_months
         for eid, history in histories.items():
             found = self.detectors.run(history)
             rows = stored.get(eid, [])
             as_of = history.last_period() or watermark
             if found or rows:
                 transitions = reconcile(session, eid, found, rows, watermark=watermark,
-                                        recent_window=self.config.recent_window_months, as_of=as_of, now=now)
+                                        recent_window=self.config.recent_window_months, as_of=as_of, now=now,
+                                        same_change_months=tolerance)
                 result.detections_changed += sum(t.kind != "updated" for t in transitions)
                 changes.extend(transitions)
                 active = [(r.signal, Severity(r.severity)) for r in rows if r.status == "active"]

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from detectors.festival import cny_weights
 from detectors.periods import CHINA_TZ, add_months, month_index, period_at, period_index, year_month
-from monitor.cny import cny_weights
 from streams.uscc import ALPHABET, complete_uscc
 
 __all__ = [
