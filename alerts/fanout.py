@@ -247,22 +247,20 @@ def fan_out(
         return []
     session.flush()  # new detections need their ids
     eids = sorted({t.row.enterprise_id for t in news})
-    watchers: dict[str, dict[str, list[WatchlistEntry]]] = {}  # bank -> enterprise -> that bank's loans
+    watchers: dict[str, dict[str, list[WatchlistEntry]]] = {}  # enterprise -> bank -> that bank's loans
     for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.enterprise_id.in_(eids),
                                                               WatchlistEntry.bank_id.in_(sorted(policies)))):
-        watchers.setdefault(entry.bank_id, {}).setdefault(entry.enterprise_id, []).append(entry)
+        watchers.setdefault(entry.enterprise_id, {}).setdefault(entry.bank_id, []).append(entry)
+    # Inhibiting signals last: lesser findings of the same pass are queued first and so travel inside
+    # the inhibitor's grouped message; only later ones, while it stays open, are held behind it.
+    sources = frozenset().union(*(p.inhibiting_signals for p in policies.values()))
+    news.sort(key=lambda t: (t.row.signal in sources, t.row.enterprise_id, t.row.signal))
     out: list[AlertChange] = []
-    for bank_id, loans in sorted(watchers.items()):
-        policy = policies[bank_id]
-        sources = policy.inhibiting_signals
-        # Inhibiting signals last: lesser findings of the same pass are queued first and so travel inside
-        # the inhibitor's grouped message; only later ones, while it stays open, are held behind it.
-        mine = sorted((t for t in news if t.row.enterprise_id in loans),
-                      key=lambda t, sources=sources: (t.row.signal in sources, t.row.enterprise_id, t.row.signal))
-        for t in mine:
-            det, entries = t.row, loans[t.row.enterprise_id]
+    for t in news:
+        det = t.row
+        for bank_id, entries in sorted(watchers.get(det.enterprise_id, {}).items()):
             name = names.get(det.enterprise_id) or next((e.name for e in entries if e.name), None)
-            change = _apply(session, det, "new" if t.kind == "deescalated" else t.kind, policy, entries,
+            change = _apply(session, det, "new" if t.kind == "deescalated" else t.kind, policies[bank_id], entries,
                             name=name, risk=risks.get(det.enterprise_id, Severity(det.severity)),
                             previous=t.previous_severity, now=now)
             if change is not None:
