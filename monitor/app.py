@@ -26,6 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import SQLAlchemyError
+
 from alerts.digest import queue_due_digests
 from alerts.fanout import AlertChange
 from alerts.outbox import DispatchStats, dispatch_due
@@ -67,7 +70,8 @@ class Loanwatch:
             if migrate_schema:
                 migrate(self.engine)
             self.pipeline = Pipeline(config, self.engine, clock=self.clock, on_alert=on_alert, detectors=detectors)
-        except Exception as exc:  # server down, bad URL, missing driver, failed migration: one line, not a trace
+        except (SQLAlchemyError, CommandError, ImportError, OSError) as exc:
+            # server down, bad URL, missing driver, failed migration: one line, not a trace
             if self.engine is not None:
                 self.engine.dispose()
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -216,7 +216,7 @@ def watchlist_list(ctx, bank, as_json):
 @click.option("--bank", default=None, help="Only this bank's alerts.")
 @click.option("--status", type=click.Choice(["open", "resolved"]), default=None)
 @click.option("--failed", "failed_only", is_flag=True, help="Only alerts with a delivery that finally failed.")
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def alerts(ctx, bank, status, failed_only, limit, as_json):
@@ -238,7 +238,7 @@ def alerts(ctx, bank, status, failed_only, limit, as_json):
 
 @cli.command()
 @click.option("--reason", default=None, help="Only this rejection reason.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def rejected(ctx, reason, limit, as_json):

@@ -190,7 +190,7 @@ def digest_cmd(ctx, bank, hours, send, as_json):
                                               "silenced, inhibited, acknowledged, commented")
 @click.option("--since", type=Timestamp(offset_required=False), default=None,
               help="ISO timestamp (without an offset: UTC).")
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def audit_cmd(ctx, bank, alert_id, enterprise, actor, action, since, limit, as_json):

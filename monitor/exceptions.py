@@ -23,6 +23,7 @@ __all__ = [
     "InputNotFound",
     "InvalidRequest",
     "BadWatchlist",
+    "BadCursor",
 ]
 
 #: Exit code of the embedded commands when the library refuses a request.
@@ -94,3 +95,10 @@ class BadWatchlist(InvalidRequest):
     @property
     def errors(self) -> list[str]:
         return self.details
+
+
+class BadCursor(InvalidRequest):
+    """A cursor that this listing did not hand out (edited, truncated, or from another listing)."""
+
+    def __init__(self, cursor: str) -> None:
+        super().__init__(f"cursor {cursor!r} is not a cursor of this listing; pass back next_cursor as given")

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.queries import audit_trail, list_alerts
 from alerts.records import AlertSummary, AuditRecord
-from monitor.paging import BadCursor, Page, check_limit, decode_cursor, encode_cursor
+from monitor.exceptions import BadCursor
+from monitor.paging import Page, check_limit, decode_cursor, encode_cursor
 from monitor.results import RejectedReport
 from store.dead_letters import list_rejected, rejection_counts
 

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from monitor.exceptions import InvalidRequest
+from monitor.exceptions import BadCursor, InvalidRequest
 
-__all__ = ["Page", "BadCursor", "encode_cursor", "decode_cursor", "check_limit"]
+__all__ = ["Page", "encode_cursor", "decode_cursor", "check_limit"]
 
 T = TypeVar("T")
 
@@ -33,19 +33,12 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
-class BadCursor(InvalidRequest):
-    """A cursor that this listing did not hand out (edited, truncated, or from another listing)."""
-
-    def __init__(self, cursor: str) -> None:
-        super().__init__(f"cursor {cursor!r} is not a cursor of this listing; pass back next_cursor as given")
-
-
 def encode_cursor(key: Sequence[str | int]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, size: int) -> tuple:
-    """The key in ``cursor``; ``InvalidRequest`` when it is not one this listing handed out."""
+    """The key in ``cursor``; ``BadCursor`` when it is not one this listing handed out."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
