@@ -5,8 +5,9 @@ apprise finds its own plugins by scanning its package. Ours live in
 ``wecommd://``/``feishumd://``/``larkmd://`` in ``alerts.chat_markdown``,
 ``lwkafka://`` in ``alerts.kafka_channel``) and are registered by
 ``register_plugins()``, which whoever starts Loanwatch calls: the
-``Loanwatch`` service object when it is built, and the CLI before it
-checks a configuration. Importing a module has no effect on apprise.
+configuration parser before it checks the banks' channel URLs
+(``monitor.config_banks``), and the ``Loanwatch`` service object when it is
+built. Importing a module has no effect on apprise.
 """
 
 from __future__ import annotations

@@ -27,12 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import text  # noqa: E402
+
 from alerts.fanout import AlertChange  # noqa: E402
-from alerts.watchlist import LoanRow, add_entries  # noqa: E402
+from alerts.watchlist import LoanRow  # noqa: E402
+from detectors.periods import months_between  # noqa: E402
 from monitor.app import Loanwatch  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
 from monitor.evaluate import AlertRecord, score  # noqa: E402
-from monitor.pipeline import policies_from_config  # noqa: E402
 from monitor.simulate import iter_lines, simulate  # noqa: E402
 
 
@@ -60,10 +62,8 @@ def evaluate(n: int, seed: int, min_severity: str, detectors: dict | None = None
                                           app.pipeline.watermark or "", c.view.severity.label))
 
         app = Loanwatch(cfg, on_alert=on_alert)
-        policy = policies_from_config(cfg)["eval"]
-        with app.sessions.begin() as s:
-            add_entries(s, policy, [LoanRow(e.enterprise_id, f"L{i}", 1e6, None, None, e.name)
-                                    for i, e in enumerate(pf.enterprises)], now=app.clock(), recent_window=12)
+        app.bank("eval").watch(LoanRow(e.enterprise_id, f"L{i}", 1e6, None, None, e.name)
+                               for i, e in enumerate(pf.enterprises))
         detectors = app.pipeline.detectors
         run_calls, run_seconds = 0, 0.0
         inner_run = detectors.run
@@ -93,7 +93,6 @@ def evaluate(n: int, seed: int, min_severity: str, detectors: dict | None = None
                 accepted += app.ingest([(None, line) for line in chunk], detect_every=0).accepted
         elapsed = time.perf_counter() - t0
         with app.engine.connect() as c:
-            from sqlalchemy import text
             raw_detections = c.execute(text("select count(*) from detections where status != 'historical'")).scalar()
         app.close()
     outcomes = {o.enterprise_id: o.default_period for o in pf.outcomes}
@@ -112,8 +111,7 @@ def evaluate(n: int, seed: int, min_severity: str, detectors: dict | None = None
         arch = truth[eid].archetype
         if a is None:
             late_or_missed[f"missed:{arch}"] += 1
-        elif card and (int(outcomes[eid][:4]) * 12 + int(outcomes[eid][5:]) -
-                       int(a.raised_at_period[:4]) * 12 - int(a.raised_at_period[5:])) < 3:
+        elif card and months_between(a.raised_at_period, outcomes[eid]) < 3:
             late_or_missed[f"late:{arch}"] += 1
     first_signal = Counter(first[e].signal for e in outcomes if e in first)
     result = {

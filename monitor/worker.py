@@ -61,6 +61,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+import click
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -68,17 +69,17 @@ from alerts.kafka_channel import RECEIVER, AlertsTopic, Publisher, channel_url
 from alerts.policy import Route
 from detectors.severity import Severity
 from monitor.app import Loanwatch
-from monitor.config import Config, ConfigError, load_config
-from monitor.metrics import WorkerMetrics
+from monitor.config import Config, ConfigError, default_config_path, load_config
+from monitor.metrics import WorkerMetrics, setup_logging
 from store.db import safe_url
 from store.models import PipelineState
 from store.upsert import insert_for
-from streams.kafka_config import KafkaConfigError, KafkaSettings, load_kafka_settings
+from streams.kafka_config import KafkaSettings
 from streams.kafka_consumer import EventWorker, FatalBatchError, Record, WorkerOptions, wait_for_kafka
 from streams.kafka_tools import KafkaToolError, dlq_record, make_producer
 
-__all__ = ["EXIT_CONFIG", "EXIT_CRASH", "NotOwner", "Ownership", "Sender", "WorkerHandler", "run_worker",
-           "with_alerts_topic"]
+__all__ = ["EXIT_CONFIG", "EXIT_CRASH", "NotOwner", "Ownership", "Sender", "WorkerHandler", "register", "run_worker",
+           "with_alerts_topic", "worker"]
 
 log = logging.getLogger("loanwatch.worker")
 
@@ -420,11 +421,11 @@ def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float =
                metrics_port: int | None = None, metrics_addr: str = "0.0.0.0", stop_timeout: float = 45.0) -> int:
     """Run one worker until SIGTERM/SIGINT; returns the exit code."""
     try:
-        settings = load_kafka_settings(config_path)
         config = load_config(config_path)
-    except (KafkaConfigError, ConfigError) as exc:
+    except ConfigError as exc:
         log.error("%s", exc)
         return EXIT_CONFIG
+    settings = config.kafka
     options = WorkerOptions(batch_size=batch_size, batch_wait=batch_wait, stop_timeout=stop_timeout,
                             stop_grace=min(30.0, stop_timeout * 2 / 3), request_timeout=settings.timeout_seconds)
     token = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
@@ -469,3 +470,40 @@ def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float =
         if app is not None:
             app.close()
         metrics.close()
+
+
+# -- the command -------------------------------------------------------------------------------
+@click.command("worker")
+@click.option("--batch-size", default=20000, show_default=True, type=click.IntRange(1),
+              help="Most events per transaction (a backlog is worked off in full batches).")
+@click.option("--batch-wait", default=0.1, show_default=True, type=click.FloatRange(min=0.001),
+              help="Seconds a partial batch waits for more events (bounds the latency added at low load).")
+@click.option("--deliver-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Seconds between sender passes when no batch raised alerts (retries, digests).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, envvar="LOANWATCH_METRICS_PORT",
+              help="Serve Prometheus metrics on this port (e.g. 9464; 0: any free port). Off by default.")
+@click.option("--metrics-addr", default="0.0.0.0", show_default=True, help="Address the metrics server binds.")
+@click.option("--log-json", is_flag=True, help="Log one JSON object per line (for log shippers).")
+@click.option("--stop-timeout", default=45.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds a stop may take (finishing the batch, committing, leaving the group) before the "
+                   "process exits anyway; what was not committed is processed again.")
+@click.pass_context
+def worker(ctx: click.Context, batch_size: int, batch_wait: float, deliver_interval: float,
+           metrics_port: int | None, metrics_addr: str, log_json: bool, stop_timeout: float) -> None:
+    """Run a Kafka worker: consume the events topic in the [kafka] consumer group, until SIGTERM.
+
+    Start several (up to kafka.partitions) to share the partitions. State is
+    in global.store (PostgreSQL for more than one worker); alerts go to the
+    banks' channels and to the alerts topic; rejected events to the DLQ topic.
+    $LOANWATCH_KAFKA_BOOTSTRAP overrides kafka.bootstrap.
+    """
+    root = ctx.find_root()
+    setup_logging(json_lines=log_json, verbose=root.params.get("verbose", 0) or 0)
+    path = (root.obj or {}).get("config_path") or default_config_path()
+    ctx.exit(run_worker(path, batch_size=batch_size, batch_wait=batch_wait, deliver_interval=deliver_interval,
+                        metrics_port=metrics_port, metrics_addr=metrics_addr, stop_timeout=stop_timeout))
+
+
+def register(cli_group: click.Group) -> None:
+    """Add ``worker`` to the root ``loanwatch`` group."""
+    cli_group.add_command(worker)

@@ -13,9 +13,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["open_engine", "migrate", "safe_url", "session_factory", "is_sqlite"]
+__all__ = ["open_engine", "migrate", "session_factory", "is_sqlite", "safe_url"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -25,10 +26,14 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def safe_url(url: str) -> str:
-    """The store URL with its password hidden, for logs and messages."""
+    """The store URL with its password hidden, for logs and messages.
+
+    >>> safe_url("postgresql+psycopg://lw:secret@db.example/lw")
+    'postgresql+psycopg://lw:***@db.example/lw'
+    """
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except ArgumentError:
         return "<unparseable store URL>"
 
 

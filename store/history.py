@@ -6,19 +6,22 @@ embedded pipeline has a budget of tens of microseconds per event.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detectors.periods import as_utc
 from detectors.records import FIELDS, DiscreteEvent, History, MonthlyTable
 from store.models import DiscreteRecord, MonthlyRecord, RejectedEvent, SeenEvent
 from store.upsert import insert_for
 from streams.records import Event, Rejection
 
-__all__ = ["find_seen", "write_events", "mark_pending", "write_rejections", "load_histories", "discrete_of", "apply_event", "utc"]
+__all__ = ["find_seen", "write_events", "mark_pending", "fingerprint", "write_rejections", "load_histories",
+           "discrete_of", "apply_event"]
 
 CHUNK = 2000
 
@@ -86,7 +89,7 @@ def write_events(session: Session, events: Sequence[Event], received_at: datetim
     def stamp(at: datetime):
         value = stamps.get(at)
         if value is None:
-            value = stamps[at] = ts(utc(at))
+            value = stamps[at] = ts(as_utc(at))
         return value
 
     if monthly:
@@ -114,24 +117,41 @@ def mark_pending(session: Session, enterprise_ids: Iterable[str]) -> None:
         [(eid, True) for eid in sorted(set(enterprise_ids))])
 
 
+def fingerprint(location: str | None, raw: str) -> str:
+    """What identifies a rejected line: where it was read and its text (the migration 0003 copies this)."""
+    where = (location or "").encode("utf-8", "surrogatepass")
+    text = raw.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(b"%d:%s%s" % (len(where), where, text), digest_size=16).hexdigest()
+
+
 def write_rejections(session: Session, rejections: Sequence[Rejection], received_at: datetime) -> None:
+    """Keep rejected lines for fix-and-replay, each once: a line seen again only counts up.
+
+    The same file ingested twice, or a Kafka batch re-processed after a crash,
+    brings the same (location, raw) again; its row keeps the first reception.
+    """
     if not rejections:
         return
-    session.execute(insert_for(session, RejectedEvent), [
-        {"received_at": received_at, "location": r.location, "reason": r.reason, "detail": r.detail,
-         "field": r.field, "event_id": r.event_id, "enterprise_id": (r.enterprise_id or "")[:64] or None,
-         "raw": r.raw, "replayed_at": None}
-        for r in rejections
-    ])
-
-
-def utc(ts: datetime) -> datetime:
-    """Timestamps are stored in UTC: SQLite keeps no offset, so one zone for all."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    rows: dict[str, dict] = {}
+    for r in rejections:
+        key = fingerprint(r.location, r.raw)
+        row = rows.get(key)
+        if row is not None:
+            row["received_count"] += 1
+            continue
+        rows[key] = {"fingerprint": key, "received_count": 1, "received_at": received_at,
+                     "location": (r.location or "")[:500] or None, "reason": r.reason, "detail": r.detail,
+                     "field": r.field, "event_id": r.event_id, "enterprise_id": (r.enterprise_id or "")[:64] or None,
+                     "raw": r.raw, "replayed_at": None}
+    stmt = insert_for(session, RejectedEvent)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["fingerprint"],
+        set_={"received_count": RejectedEvent.received_count + stmt.excluded.received_count})
+    session.execute(stmt, list(rows.values()))
 
 
 def discrete_of(e: Event) -> DiscreteEvent:
-    return DiscreteEvent(e.type, utc(e.occurred_at).isoformat(), e.period, e.data, e.event_id)
+    return DiscreteEvent(e.type, as_utc(e.occurred_at).isoformat(), e.period, e.data, e.event_id)
 
 
 def apply_event(history: History, e: Event, keep_months: int | None = None) -> None:
@@ -175,4 +195,4 @@ def load_histories(session: Session, ids: Sequence[str], history_months: int) ->
 
 
 def _iso(ts: datetime) -> str:
-    return utc(ts).isoformat()
+    return as_utc(ts).isoformat()
