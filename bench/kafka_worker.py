@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import importlib
 import json
 import os
@@ -59,10 +60,17 @@ from pathlib import Path
 # Appended, not prepended: a PYTHONPATH naming another tree (an A/B run) must win over this one.
 sys.path.append(str(Path(__file__).resolve().parent.parent))
 
+from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from alerts.watchlist import LoanRow  # noqa: E402
+from monitor.app import Loanwatch  # noqa: E402
+from monitor.config import load_config  # noqa: E402
+from monitor.simulate import iter_lines, simulate  # noqa: E402
+from streams.broker import TansuBroker  # noqa: E402
 from streams.kafka_config import KafkaSettings  # noqa: E402
+from streams.kafka_tools import create_topics, make_producer, publish_lines  # noqa: E402
 from streams.uscc import complete_uscc  # noqa: E402
 
 LOANWATCH = str(Path(sys.executable).with_name("loanwatch"))
@@ -115,10 +123,6 @@ channels = []
 
 
 def watch(config: Path, enterprises: list[tuple[str, str | None]]) -> None:
-    from alerts.watchlist import LoanRow
-    from monitor.app import Loanwatch
-    from monitor.config import load_config
-
     with Loanwatch(load_config(config)) as app:
         app.bank("bench").watch(LoanRow(eid, f"L{i}", 1e6, None, None, name) for i, (eid, name) in enumerate(enterprises))
 
@@ -127,8 +131,6 @@ def _die_with_parent():
     """On Linux, workers get SIGTERM when the benchmark dies, so an interrupted run leaves none behind."""
     if not sys.platform.startswith("linux"):
         return None
-    import ctypes
-
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -200,8 +202,6 @@ def partitions_of(w: Worker) -> set[int]:
 # -- throughput --------------------------------------------------------------------------------
 def throughput(lines: list[str], enterprises: list[tuple[str, str | None]], n_workers: int, bootstrap: str,
                pg: str, tmp: Path, batch_size: int) -> dict:
-    from streams.kafka_tools import create_topics, publish_lines
-
     s = settings_for(bootstrap)
     create_topics(s)
     db = Database(pg)
@@ -289,8 +289,6 @@ def drain_child(spec: str) -> None:
 
 
 def consumer_only(lines: list[str], bootstrap: str, module: str, batch_size: int) -> dict:
-    from streams.kafka_tools import create_topics, publish_lines
-
     s = settings_for(bootstrap)
     create_topics(s)
     published = publish_lines(s, ((f"sim:{i}", ln) for i, ln in enumerate(lines)), batch=5000,
@@ -312,10 +310,6 @@ def latency(lines: list[str], enterprises: list[tuple[str, str | None]], rate: f
             tmp: Path, batch_size: int, batch_wait: float, n_workers: int = 1, warm_share: float = 2 / 3,
             seconds: float = 40.0) -> dict:
     """The first ``warm_share`` of the portfolio is history, processed at full speed; the rest is sent at ``rate``."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    from streams.kafka_tools import create_topics, make_producer, publish_lines
-
     s = settings_for(bootstrap)
     create_topics(s)
     db = Database(pg)
@@ -446,8 +440,6 @@ def main() -> None:
         return
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(f"machine: {os.cpu_count()} cores, {mem_gib:.0f} GiB; python {sys.version.split()[0]}", flush=True)
-    from streams.broker import TansuBroker
-
     broker = None
     with tempfile.TemporaryDirectory(prefix="lw-bench-") as tmp_s, contextlib.ExitStack() as stack:
         tmp = Path(tmp_s)
@@ -458,8 +450,6 @@ def main() -> None:
             stack.callback(broker.stop)
         print(f"broker {bootstrap}{' (Tansu, memory)' if broker else ''}; PostgreSQL {args.pg}", flush=True)
         results: dict = {}
-        from monitor.simulate import iter_lines, simulate
-
         pf = simulate(n_enterprises=args.enterprises, months=args.months, seed=args.seed)
         lines = list(iter_lines(pf))
         enterprises = [(e.enterprise_id, e.name) for e in pf.enterprises]

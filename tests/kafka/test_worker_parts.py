@@ -12,6 +12,7 @@ import pytest
 from alerts import kafka_channel
 from alerts.channels import deliver, message_format, redact, validate_url
 from alerts.message import Message
+from detectors.severity import Severity
 from monitor.app import Loanwatch
 from monitor.config import parse_config
 from monitor.metrics import JsonFormatter, RepeatFilter, WorkerMetrics
@@ -73,8 +74,6 @@ def test_every_bank_gets_the_alerts_topic_whatever_its_routes():
                     {"min_severity": "medium", "digest": True}]},
     ]})
     out = with_alerts_topic(cfg, "lw.alerts")
-    from detectors.severity import Severity
-
     plain, routed = out.banks
     assert plain.receivers[kafka_channel.RECEIVER] == "lwkafka://lw.alerts"
     assert set(plain.route(Severity.MEDIUM, "headcount_drop").now) == {"channel-1", kafka_channel.RECEIVER}
