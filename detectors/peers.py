@@ -182,7 +182,13 @@ def firm_sums(history: History) -> Sums:
             if cell[0] or cell[3]:
                 for s in segments:
                     out[(s, f"u.{kind}", t)] = cell
+    # A firm in trouble collects many events of a class; counting one per class and year keeps the
+    # base rate what befalls a typical firm, not what the few sliding ones pile up.
+    last_counted: dict[str, int] = {}
     for t, cls in classified_events(history):
+        if t - last_counted.get(cls, -10**6) < 12:
+            continue
+        last_counted[cls] = t
         key = ("", f"ev.{cls}", t)
         cell = out.get(key)
         if cell is None:

@@ -26,6 +26,7 @@ from detectors.risk import combined_risk
 from detectors.severity import Severity
 from monitor.config import Config
 from monitor.history_cache import HistoryCache
+from monitor.peer_tracker import PeerTracker
 from monitor.reconcile import reconcile
 from store.db import session_factory
 from store.history import (
@@ -104,7 +105,8 @@ class Pipeline:
 
     def __init__(self, config: Config, engine: Engine, *, detectors: DetectorSet | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 on_alert: Callable[[AlertChange], None] | None = None) -> None:
+                 on_alert: Callable[[AlertChange], None] | None = None,
+                 peer_refresh_seconds: float | None = None) -> None:
         self.config = config
         self.engine = engine
         self.sessions = session_factory(engine)
@@ -114,8 +116,11 @@ class Pipeline:
         self.policies = policies_from_config(config)
         self.on_alert = on_alert
         self.watermark: str | None = None  # latest period seen: event time, not wall time
+        # what the rest of the portfolio did each month; other workers add to it when refresh is set
+        self.peers = PeerTracker(refresh_seconds=peer_refresh_seconds)
         with self.sessions.begin() as s:
             sync_banks(s, config, self.clock())
+            self.peers.load(s)
 
     def reload(self, config: Config) -> None:
         """Swap in a new configuration (SIGHUP); detection state is kept."""
@@ -181,9 +186,12 @@ class Pipeline:
                         self._detect_pending(session, now, result, ids=touched[i:i + DETECT_CHUNK])
                 elif detect:
                     self._detect_pending(session, now, result)
+                self.peers.write(session)
         except Exception:
             self.cache.clear()  # the cache may hold what the rolled-back batch wrote
+            self.peers.rollback()
             raise
+        self.peers.commit()
         self._notify(result)
         return result
 
@@ -196,9 +204,12 @@ class Pipeline:
             try:
                 with self.sessions.begin() as session:
                     n = self._detect_pending(session, now, chunk)
+                    self.peers.write(session)
             except Exception:
                 self.cache.clear()
+                self.peers.rollback()
                 raise
+            self.peers.commit()
             self._notify(chunk)
             result.alerts.extend(chunk.alerts)
             result.detections_changed += chunk.detections_changed
@@ -231,8 +242,11 @@ class Pipeline:
             return []
         touched = sorted({e.enterprise_id for e in fresh})
         self._warm_cache(session, touched)
+        before = {eid: self.peers.contribution(h) for eid in touched if (h := self.cache.peek(eid)) is not None}
         write_events(session, fresh, now)
         self._update_cache(fresh)
+        self.peers.record(before, (h for eid in before if (h := self.cache.peek(eid)) is not None),
+                          missing=len(before) < len(touched))
         self._advance_watermark(session, fresh)
         mark_pending(session, touched)
         return touched
@@ -310,6 +324,9 @@ class Pipeline:
             return 0
         watermark = session.execute(select(PipelineState.value).where(PipelineState.key == WATERMARK)).scalar()
         self.watermark = watermark
+        self.peers.maybe_refresh(session)
+        if self.peers.stale:
+            self.peers.rebuild(session, lambda chunk: load_histories(session, chunk, self.config.history_months))
         histories = self._histories(session, ids)
         self._detect(session, histories, watermark or "", now, result)
         return len(ids)
@@ -325,8 +342,9 @@ class Pipeline:
         changes: list[tuple[str, DetectionRow, int | None]] = []
         risks: dict[str, Severity] = {}
         enterprise_rows = []
+        peers = self.peers.baseline()
         for eid, history in histories.items():
-            found = self.detectors.run(history)
+            found = self.detectors.run(history, peers=peers)
             rows = stored.get(eid, [])
             as_of = history.last_period() or watermark
             if found or rows:

@@ -1,0 +1,27 @@
+"""peer sums: what the portfolio did per month, for peer-relative detection
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "peer_sums",
+        sa.Column("segment", sa.String(64), primary_key=True),
+        sa.Column("tbl", sa.String(40), primary_key=True),
+        sa.Column("period", sa.Integer, primary_key=True),
+        *[sa.Column(f"c{i}", sa.Float, nullable=False, server_default="0") for i in range(9)],
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("peer_sums")
