@@ -32,8 +32,9 @@ from typing import Any
 from alerts.chart import series_chart_html
 from alerts.message import AlertView, Message
 from detectors.severity import Severity
+from detectors.signals import display_name
 
-__all__ = ["render", "signal_name", "SIGNAL_NAMES", "SERIES_POINTS"]
+__all__ = ["render", "signal_name", "SERIES_POINTS"]
 
 #: How many of the latest series points a message shows: a year is enough to
 #: see the change against the months before it without flooding a chat.
@@ -44,24 +45,6 @@ MAX_SERIES_POINTS = 24
 
 #: Events listed in one message; the rest are counted.
 MAX_EVENTS = 10
-
-SIGNAL_NAMES: dict[str, dict[str, str]] = {
-    "departure_rate_rise": {"zh-CN": "离职率上升", "en": "Departure rate rising"},
-    "headcount_drop": {"zh-CN": "参保人数下降", "en": "Insured headcount falling"},
-    "electricity_drop": {"zh-CN": "用电量下降", "en": "Electricity use falling"},
-    "water_drop": {"zh-CN": "用水量下降", "en": "Water use falling"},
-    "gas_drop": {"zh-CN": "用气量下降", "en": "Gas use falling"},
-    "housing_fund_drop": {"zh-CN": "公积金缴存人数下降", "en": "Housing-fund contributors falling"},
-    "workforce_attrition": {"zh-CN": "员工流失加剧", "en": "Workforce attrition rising"},
-    "lawsuit_surge": {"zh-CN": "被诉案件增多", "en": "More lawsuits against the company"},
-    "penalty_surge": {"zh-CN": "行政处罚增多", "en": "More administrative penalties"},
-    "dishonest_debtor_listed": {"zh-CN": "列入失信被执行人", "en": "Listed as a dishonest judgment debtor"},
-    "consumption_restriction": {"zh-CN": "限制高消费令", "en": "Consumption restriction order"},
-    "abnormal_operation_listed": {"zh-CN": "列入经营异常名录", "en": "Listed for abnormal operation"},
-    "tax_arrears": {"zh-CN": "欠税公告", "en": "Tax arrears announced"},
-    "legal_representative_change": {"zh-CN": "法定代表人变更", "en": "Legal representative changed"},
-    "registered_capital_cut": {"zh-CN": "注册资本减少", "en": "Registered capital reduced"},
-}
 
 # Baselines the detectors name, in words; other names are shown as given.
 _BASELINES: dict[str, dict[str, str]] = {
@@ -295,10 +278,11 @@ _SPARKS = "▁▂▃▄▅▆▇█"
 def signal_name(signal: str, locale: str) -> str:
     """The signal in the bank's language; an unknown code is shown as is.
 
-    Falling back to the code, rather than failing, means a new detector can
-    ship before its translation and the bank still gets the alert.
+    The names are the signal catalogue's (``detectors.signals``). Falling
+    back to the code, rather than failing, means an alert stored under a
+    signal since retired still reaches the bank.
     """
-    return SIGNAL_NAMES.get(signal, {}).get(locale, signal)
+    return display_name(signal, locale)
 
 
 def render(alert: AlertView) -> Message:

@@ -22,7 +22,7 @@ Schema, version "1"
       "enterprise": {"id": "<USCC>", "name": "…" | null},
       "loans": [{"loan_id": "…", "exposure": 1200000.0,        # CNY
                  "due_date": "YYYY-MM-DD" | null, "relationship_manager": "…" | null}],
-      "signal": "departure_rate_rise",     # a code; see alerts.render.SIGNAL_NAMES
+      "signal": "departure_rate_rise",     # a code; see detectors.signals.CATALOGUE
       "change_period": "YYYY-MM",          # month the change starts
       "direction": "up" | "down" | "event",
       "evidence": {                        # as detectors.records.Evidence.to_dict()

@@ -114,7 +114,8 @@ def collect(events, run, *, batch_size: int = 5000, history_months: int = 48) ->
     return log, run_seconds, calls
 
 
-def settle(log, post=None, *, min_severity: str = "medium", recent_window: int = 12) -> dict:
+def settle(log, post=None, *, same_change_months: dict[str, int], min_severity: str = "medium",
+           recent_window: int = 12) -> dict:
     """Reconcile each logged run with the stored detections and alert one bank, as the pipeline does.
 
     ``post(found, as_of)`` transforms each run's findings first (e.g. corroboration).
@@ -133,7 +134,7 @@ def settle(log, post=None, *, min_severity: str = "medium", recent_window: int =
         if not (found or rows):
             continue
         transitions = reconcile(session, eid, found, rows, watermark=watermark, recent_window=recent_window,
-                                as_of=as_of, now=now)
+                                as_of=as_of, now=now, same_change_months=same_change_months)
         for t in transitions:
             if t.row not in rows:
                 rows.append(t.row)
@@ -170,7 +171,7 @@ def settle(log, post=None, *, min_severity: str = "medium", recent_window: int =
 def replay(pf, events, detectors: DetectorSet, *, min_severity: str = "medium", batch_size: int = 5000) -> dict:
     """Both steps with a real ``DetectorSet`` (corroboration included, as the pipeline runs it)."""
     log, seconds, calls = collect(events, detectors.run, batch_size=batch_size)
-    out = settle(log, min_severity=min_severity)
+    out = settle(log, same_change_months=detectors.same_change_months, min_severity=min_severity)
     out.update(calls=calls, run_seconds=seconds)
     return out
 

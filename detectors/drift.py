@@ -33,12 +33,13 @@ import math
 
 import numpy as np
 
+from detectors.base import checked_identity
 from detectors.exceptions import BadParameter
+from detectors.festival import is_cny_month
 from detectors.online import BinomialStream, GaussianStream, JointCusum, MixtureCusum, PoissonStream
 from detectors.online import mixture as _mixture
 from detectors.periods import period_at
 from detectors.records import Detection, Evidence, History
-from detectors.seasonal import is_cny_month
 from detectors.severity import Severity
 
 __all__ = ["DriftDetector", "STREAMS"]
@@ -82,6 +83,8 @@ class DriftDetector:
     ----------
     signal
         Reported name, e.g. ``departure_rate_rise``.
+    family
+        Evidence family for corroboration (``workforce``, ``utilities``); empty: its own.
     metrics
         Streams tested together: ``departures`` (leavers per head at the
         start of the month), ``hires`` (joiners per head), ``hf_coverage``
@@ -163,10 +166,14 @@ class DriftDetector:
     Generalized Linear Models, ch. 9 (quasi-likelihood).
     """
 
+    #: The start (the split of the run that best explains it) can move by a quarter and be the same change.
+    same_change_months = 3
+
     def __init__(
         self,
         *,
         signal: str,
+        family: str = "",
         metrics: tuple[str, ...],
         ratios: tuple[float, ...],
         strength_steps: tuple[float, float, float, float] = (6.0, 9.0, 14.0, 20.0),
@@ -202,7 +209,7 @@ class DriftDetector:
             raise BadParameter("max_step must be > 0, min_people >= 0 and min_months >= 1")
         if history_months < 12:
             raise BadParameter("history_months must be at least 12")
-        self.signal = signal
+        self.signal, self.family = checked_identity(signal, family)
         self.metrics = metrics
         self.ratios = ratios
         self.strength_steps = _steps("strength_steps", strength_steps)
@@ -281,10 +288,10 @@ class DriftDetector:
         return index, cols
 
     # -- public --------------------------------------------------------------------------
-    def detect(self, history: History, cache: dict | None = None) -> list[Detection]:
-        """Findings on ``history``; ``cache`` (one dict per history, from ``DetectorSet.run``) lets
+    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+        """Findings on ``history``; ``shared`` (one dict per history, from ``DetectorSet.run``) lets
         detectors that read the same stream share its baseline arithmetic."""
-        cache = {} if cache is None else cache
+        cache = {} if shared is None else shared
         key = ("columns", self.usage and self.metrics[0], self.history_months, self.skip_festival)
         prepared = cache.get(key)
         if prepared is None:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.base import checked_identity
 from detectors.changepoint import ChangePointEngine
 from detectors.exceptions import BadParameter
+from detectors.festival import is_cny_month
 from detectors.periods import period_at, period_index
 from detectors.records import Detection, Evidence, History, MonthlySeries
-from detectors.seasonal import is_cny_month
 from detectors.series import METRICS, _values
 from detectors.severity import Severity
 
@@ -63,6 +64,8 @@ class LevelShiftDetector:
     ----------
     signal
         Name of what is reported, e.g. ``headcount_drop``.
+    family
+        Evidence family for corroboration (``workforce``); empty: its own.
     metric
         Series read from the history (see ``detectors.series.METRICS``).
     direction
@@ -83,6 +86,10 @@ class LevelShiftDetector:
         ``min_count_lr``.
     history_months
         How many months back the detector looks.
+    segment_model, penalty_per_param, min_size
+        The change-point engine's settings (``model``, ``penalty_per_param``,
+        ``min_size`` of :class:`~detectors.changepoint.ChangePointEngine`);
+        each detector builds its own engine from them.
 
     Example
     -------
@@ -104,10 +111,14 @@ class LevelShiftDetector:
     detection methods, Signal Processing 167.
     """
 
+    #: A start can move by a quarter as months accrue (the engine's minimum segment) and be the same change.
+    same_change_months = 3
+
     def __init__(
         self,
         *,
         signal: str,
+        family: str = "",
         metric: str,
         direction: str,
         severity_steps: tuple[float, float, float, float],
@@ -119,7 +130,9 @@ class LevelShiftDetector:
         min_count_lr: float = 9.0,
         history_months: int = 48,
         relative_floor: float = 1e-9,
-        engine: ChangePointEngine | None = None,
+        segment_model: str = "mixed",
+        penalty_per_param: float = 1.5,
+        min_size: int = 3,
     ) -> None:
         if direction not in DIRECTIONS:
             raise BadParameter(f"direction {direction!r} is not valid; valid: {', '.join(DIRECTIONS)}")
@@ -132,7 +145,7 @@ class LevelShiftDetector:
             raise BadParameter("min_absolute_change must be >= 0")
         if history_months < 12:
             raise BadParameter("history_months must be at least 12")
-        self.signal = signal
+        self.signal, self.family = checked_identity(signal, family)
         self.metric = metric
         self.direction = direction
         self.severity_steps = steps
@@ -144,7 +157,7 @@ class LevelShiftDetector:
         self.min_count_lr = float(min_count_lr)
         self.history_months = int(history_months)
         self.relative_floor = float(relative_floor)
-        self.engine = engine if engine is not None else ChangePointEngine()
+        self.engine = ChangePointEngine(model=segment_model, penalty_per_param=penalty_per_param, min_size=min_size)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -152,7 +165,7 @@ class LevelShiftDetector:
         return (METRICS[self.metric],)
 
     # -- public -----------------------------------------------------------------
-    def detect(self, history: History) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
         table = history.monthly.get(METRICS[self.metric])
         if table is None or len(table) == 0:
             return []

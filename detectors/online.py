@@ -40,8 +40,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
+from typing import Self
 
 from detectors.exceptions import BadParameter
+from detectors.online_base import OnlineDetector
 
 __all__ = ["PoissonStream", "BinomialStream", "GaussianStream", "PoissonCusum", "BinomialCusum",
            "GaussianCusum", "JointCusum", "MixtureCusum", "mixture"]
@@ -54,6 +56,9 @@ class _Stream:
             raise BadParameter("need 2 <= min_baseline <= baseline_points")
         self.baseline_points = int(baseline_points)
         self.min_baseline = int(min_baseline)
+
+    def _reset(self) -> None:
+        """Forget the baseline: back to the state of a new stream."""
         self.window: deque = deque()
 
     @property
@@ -93,6 +98,10 @@ class PoissonStream(_Stream):
         self.overdispersion = bool(overdispersion)
         self.prior_count = float(prior_count)
         self._log_ratio = math.log(ratio)
+        self._reset()
+
+    def _reset(self) -> None:
+        super()._reset()
         self._sx = self._se = self._sxx = 0.0
         self.rate = math.nan
         self.dispersion = 1.0
@@ -129,6 +138,10 @@ class BinomialStream(_Stream):
         super().__init__(baseline_points, min_baseline)
         self.ratio = float(ratio)
         self.overdispersion = bool(overdispersion)
+        self._reset()
+
+    def _reset(self) -> None:
+        super()._reset()
         self._sc = self._sn = self._scc = 0.0
         self.share = math.nan
         self.dispersion = 1.0
@@ -178,6 +191,10 @@ class GaussianStream(_Stream):
         self.clip = float(clip)
         self.min_spread = float(min_spread)
         self.autocorrelation = bool(autocorrelation)
+        self._reset()
+
+    def _reset(self) -> None:
+        super()._reset()
         self._s1 = self._s2 = self._lag = 0.0
         self.mean = math.nan
         self.spread = math.nan
@@ -221,7 +238,65 @@ class GaussianStream(_Stream):
 
 
 # -- the CUSUM run ---------------------------------------------------------------------------------
-class JointCusum:
+class _StreamsCusum(OnlineDetector):
+    """The CUSUM recursion over one or more streams of the same firm, their increments added month by month.
+
+    Subclasses only say what one observation is (``update``); the arithmetic is ``_step``.
+    """
+
+    def __init__(self, streams: Sequence[_Stream], *, threshold: float, max_step: float) -> None:
+        if not streams:
+            raise BadParameter("at least one stream is needed")
+        if not threshold > 0:
+            raise BadParameter("threshold must be > 0")
+        if not max_step > 0:
+            raise BadParameter("max_step must be > 0")
+        self.streams = list(streams)
+        self.threshold = float(threshold)
+        self.max_step = float(max_step)
+        super().__init__()
+
+    def _reset(self) -> None:
+        super()._reset()
+        for s in self.streams:
+            s._reset()
+        self._pending: list[Sequence] = []
+        self._frozen: list[bool] = [False] * len(self.streams)
+
+    def _step(self, points: Sequence) -> None:
+        """Add one month: one point per stream, None where a stream has no value that month."""
+        self._n_seen += 1
+        streams = self.streams
+        if self._statistic == 0.0:
+            if any(p is not None and not s.ready for s, p in zip(streams, points)):
+                for s, p in zip(streams, points):  # still learning the baseline
+                    if p is not None:
+                        s.push(p)
+                return
+            for k, s in enumerate(streams):
+                self._frozen[k] = s.ready
+                if s.ready:
+                    s.freeze()
+        inc = 0.0
+        for s, p, frozen in zip(streams, points, self._frozen):
+            if p is not None and frozen:
+                inc += s.increment(p)
+        value = self._statistic + float(inc if inc < self.max_step else self.max_step)
+        if value <= 0.0:  # the run is over: its months rejoin the baseline
+            for month in self._pending:
+                for s, p in zip(streams, month):
+                    if p is not None:
+                        s.push(p)
+            for s, p in zip(streams, points):
+                if p is not None:
+                    s.push(p)
+            self._pending.clear()
+        else:
+            self._pending.append(points)
+        self._advance(value)
+
+
+class JointCusum(_StreamsCusum):
     """CUSUM over one or more streams of the same firm, their increments added month by month.
 
     Parameters
@@ -235,21 +310,10 @@ class JointCusum:
         Most one month can add (a robust CUSUM: a one-off wave, such as a
         contract ending, cannot raise the alarm alone). Unbounded by default.
 
-    Attributes
-    ----------
-    statistic
-        The current CUSUM value (0 when in control).
-    peak
-        Largest value reached in the current run.
-    run_start
-        Number of updates before the first point of the current run (None
-        when in control): where the evidence starts, stable while the run
-        lasts.
-    alarm_at
-        Number of updates before the point at which the current run first
-        reached the threshold (None before that).
-    n_seen
-        Updates so far.
+    ``update(x)`` takes one month: one point per stream, None where a stream
+    has no value that month. The results (``drift_detected``, ``statistic``,
+    ``peak``, ``run_start``, ``alarm_at``, ``n_seen``) are read-only, see
+    :class:`~detectors.online_base.OnlineDetector`.
 
     Example
     -------
@@ -262,75 +326,31 @@ class JointCusum:
     ...     _ = c.update([(x, 150.0), (j, 150.0)])
     >>> c.drift_detected, c.run_start
     (True, 16)
+
+    References
+    ----------
+    Page (1954), Continuous inspection schemes, Biometrika 41.
     """
 
     def __init__(self, streams: Sequence[_Stream], *, threshold: float = 6.0, max_step: float = math.inf) -> None:
-        if not streams:
-            raise BadParameter("at least one stream is needed")
-        if not threshold > 0:
-            raise BadParameter("threshold must be > 0")
-        if not max_step > 0:
-            raise BadParameter("max_step must be > 0")
-        self.streams = list(streams)
-        self.threshold = float(threshold)
-        self.max_step = float(max_step)
-        self.statistic = 0.0
-        self.peak = 0.0
-        self.run_start: int | None = None
-        self.alarm_at: int | None = None
-        self.n_seen = 0
-        self._pending: list[Sequence] = []
-        self._frozen: list[bool] = [False] * len(self.streams)
+        super().__init__(streams, threshold=threshold, max_step=max_step)
 
-    @property
-    def drift_detected(self) -> bool:
-        """True while the current run has reached the threshold (the alarm is on)."""
-        return bool(self.peak >= self.threshold)
-
-    def update(self, points: Sequence) -> JointCusum:
-        """Add one month: one point per stream, None where a stream has no value that month."""
-        i = self.n_seen
-        self.n_seen += 1
-        streams = self.streams
-        if self.statistic == 0.0:
-            if any(p is not None and not s.ready for s, p in zip(streams, points)):
-                for s, p in zip(streams, points):  # still learning the baseline
-                    if p is not None:
-                        s.push(p)
-                return self
-            for k, s in enumerate(streams):
-                self._frozen[k] = s.ready
-                if s.ready:
-                    s.freeze()
-        inc = 0.0
-        for s, p, frozen in zip(streams, points, self._frozen):
-            if p is not None and frozen:
-                inc += s.increment(p)
-        value = self.statistic + float(inc if inc < self.max_step else self.max_step)
-        if value <= 0.0:
-            for month in self._pending:
-                for s, p in zip(streams, month):
-                    if p is not None:
-                        s.push(p)
-            for s, p in zip(streams, points):
-                if p is not None:
-                    s.push(p)
-            self._pending.clear()
-            self.statistic, self.peak, self.run_start, self.alarm_at = 0.0, 0.0, None, None
-            return self
-        if self.statistic == 0.0:
-            self.run_start = i
-        self._pending.append(points)
-        self.statistic = value
-        if value > self.peak:
-            self.peak = value
-            if self.alarm_at is None and value >= self.threshold:
-                self.alarm_at = i
+    def update(self, x: Sequence) -> Self:
+        self._step(x)
         return self
 
 
-class PoissonCusum(JointCusum):
-    """CUSUM for a change in the rate of counts (see :class:`PoissonStream`).
+class PoissonCusum(_StreamsCusum):
+    """CUSUM for a change in the rate of counts (see :class:`PoissonStream`); ``update((count, exposure))``.
+
+    Parameters
+    ----------
+    ratio
+        The rate change the test is tuned to, as a multiple of the baseline rate.
+    threshold, max_step
+        As for :class:`JointCusum`.
+    baseline_points, min_baseline, overdispersion, prior_count
+        The baseline, as for :class:`PoissonStream`.
 
     Example
     -------
@@ -338,23 +358,40 @@ class PoissonCusum(JointCusum):
     >>> rng = np.random.default_rng(4)
     >>> leavers = np.r_[rng.poisson(2, 18), rng.poisson(6, 6)]
     >>> c = PoissonCusum(ratio=2.0, threshold=6.0)
-    >>> flags = [c.update(x, 100.0).drift_detected for x in leavers]
+    >>> flags = [c.update((x, 100.0)).drift_detected for x in leavers]
     >>> flags.index(True) >= 18, c.run_start, c.drift_detected
     (True, 18, True)
+
+    References
+    ----------
+    Lucas (1985), Counted data CUSUMs, Technometrics 27.
     """
 
     def __init__(self, *, ratio: float = 2.0, threshold: float = 6.0, max_step: float = math.inf,
-                 **stream) -> None:
-        super().__init__([PoissonStream(ratio=ratio, **stream)], threshold=threshold, max_step=max_step)
+                 baseline_points: int = 12, min_baseline: int = 6, overdispersion: bool = True,
+                 prior_count: float = 0.5) -> None:
+        stream = PoissonStream(ratio=ratio, baseline_points=baseline_points, min_baseline=min_baseline,
+                               overdispersion=overdispersion, prior_count=prior_count)
+        super().__init__([stream], threshold=threshold, max_step=max_step)
 
-    def update(self, count: float, exposure: float = 1.0) -> PoissonCusum:  # type: ignore[override]
-        """Add one month: ``count`` events over ``exposure``."""
-        super().update(((float(count), float(exposure)),))
+    def update(self, x: tuple[float, float]) -> Self:
+        """Add one month: ``x = (count, exposure)``, events over the exposure they happened in."""
+        count, exposure = x
+        self._step(((float(count), float(exposure)),))
         return self
 
 
-class BinomialCusum(JointCusum):
-    """CUSUM for a fall in a share (see :class:`BinomialStream`).
+class BinomialCusum(_StreamsCusum):
+    """CUSUM for a fall in a share (see :class:`BinomialStream`); ``update((successes, trials))``.
+
+    Parameters
+    ----------
+    ratio
+        The fall the test is tuned to, as a multiple (< 1) of the baseline share.
+    threshold, max_step
+        As for :class:`JointCusum`.
+    baseline_points, min_baseline, overdispersion
+        The baseline, as for :class:`BinomialStream`.
 
     Example
     -------
@@ -363,24 +400,40 @@ class BinomialCusum(JointCusum):
     >>> covered = np.r_[rng.binomial(80, 0.9, 14), rng.binomial(80, 0.7, 6)]
     >>> c = BinomialCusum(ratio=0.9, threshold=6.0)
     >>> for x in covered:
-    ...     _ = c.update(x, 80)
+    ...     _ = c.update((x, 80))
     >>> c.drift_detected, c.run_start
     (True, 14)
+
+    References
+    ----------
+    Reynolds & Stoumbos (1999), A CUSUM chart for monitoring a proportion, J. Quality Technology 31.
     """
 
     def __init__(self, *, ratio: float = 0.9, threshold: float = 6.0, max_step: float = math.inf,
-                 **stream) -> None:
-        super().__init__([BinomialStream(ratio=ratio, **stream)], threshold=threshold, max_step=max_step)
+                 baseline_points: int = 12, min_baseline: int = 6, overdispersion: bool = True) -> None:
+        stream = BinomialStream(ratio=ratio, baseline_points=baseline_points, min_baseline=min_baseline,
+                                overdispersion=overdispersion)
+        super().__init__([stream], threshold=threshold, max_step=max_step)
 
-    def update(self, successes: float, trials: float) -> BinomialCusum:  # type: ignore[override]
-        """Add one month; a month with no trials is skipped."""
+    def update(self, x: tuple[float, float]) -> Self:
+        """Add one month: ``x = (successes, trials)``; a month with no trials is skipped."""
+        successes, trials = x
         if trials > 0:
-            super().update(((float(successes), float(trials)),))
+            self._step(((float(successes), float(trials)),))
         return self
 
 
-class GaussianCusum(JointCusum):
-    """CUSUM for a shift of a noisy level (see :class:`GaussianStream`).
+class GaussianCusum(_StreamsCusum):
+    """CUSUM for a shift of a noisy level (see :class:`GaussianStream`); ``update(value)``.
+
+    Parameters
+    ----------
+    shift
+        The shift of the mean the test is tuned to (log units for usage).
+    threshold, max_step
+        As for :class:`JointCusum`.
+    baseline_points, min_baseline, clip, min_spread, autocorrelation
+        The baseline, as for :class:`GaussianStream`.
 
     Example
     -------
@@ -392,15 +445,22 @@ class GaussianCusum(JointCusum):
     ...     _ = c.update(x)
     >>> c.drift_detected, c.run_start
     (True, 15)
+
+    References
+    ----------
+    Hawkins & Olwell (1998), Cumulative Sum Charts and Charting for Quality Improvement, Springer.
     """
 
     def __init__(self, *, shift: float = -0.2, threshold: float = 6.0, max_step: float = math.inf,
-                 **stream) -> None:
-        super().__init__([GaussianStream(shift=shift, **stream)], threshold=threshold, max_step=max_step)
+                 baseline_points: int = 12, min_baseline: int = 6, clip: float = 3.0, min_spread: float = 0.03,
+                 autocorrelation: bool = True) -> None:
+        stream = GaussianStream(shift=shift, baseline_points=baseline_points, min_baseline=min_baseline, clip=clip,
+                                min_spread=min_spread, autocorrelation=autocorrelation)
+        super().__init__([stream], threshold=threshold, max_step=max_step)
 
-    def update(self, x: float) -> GaussianCusum:  # type: ignore[override]
+    def update(self, x: float) -> Self:
         """Add one month's value."""
-        super().update((float(x),))
+        self._step((float(x),))
         return self
 
 
@@ -417,7 +477,7 @@ def mixture(statistics: Sequence[float], p: float) -> float:
     return total
 
 
-class MixtureCusum:
+class MixtureCusum(OnlineDetector):
     """Several streams of one firm, one CUSUM each, combined as a mixture (Xie & Siegmund 2013).
 
     Parameters
@@ -430,6 +490,8 @@ class MixtureCusum:
     threshold
         Mixture statistic at which ``drift_detected`` turns on.
 
+    ``update(x)`` takes one month: one point per stream (in the form the
+    stream's own test takes), None where a stream has no value that month.
     The combined run lasts while any stream is in a run; ``run_start``,
     ``alarm_at``, ``peak`` and ``statistic`` are the combined ones.
 
@@ -445,9 +507,13 @@ class MixtureCusum:
     ...     _ = c.update([(x, 150.0), (k, 150.0)])
     >>> c.drift_detected, c.run_start >= 16
     (True, True)
+
+    References
+    ----------
+    Xie & Siegmund (2013), Sequential multi-sensor change-point detection, Annals of Statistics 41.
     """
 
-    def __init__(self, tests: Sequence[JointCusum], *, mix: float = 0.5, threshold: float = 6.0) -> None:
+    def __init__(self, tests: Sequence[_StreamsCusum], *, mix: float = 0.5, threshold: float = 6.0) -> None:
         if not tests:
             raise BadParameter("at least one stream is needed")
         if not 0 < mix <= 1:
@@ -457,37 +523,21 @@ class MixtureCusum:
         self.tests = list(tests)
         self.mix = float(mix)
         self.threshold = float(threshold)
-        self.statistic = 0.0
-        self.peak = 0.0
-        self.run_start: int | None = None
-        self.alarm_at: int | None = None
-        self.n_seen = 0
+        super().__init__()
+
+    def _reset(self) -> None:
+        super()._reset()
+        for t in self.tests:
+            t._reset()
 
     @property
     def streams(self) -> list[_Stream]:
         return [t.streams[0] for t in self.tests]
 
-    @property
-    def drift_detected(self) -> bool:
-        """True while the current combined run has reached the threshold."""
-        return bool(self.peak >= self.threshold)
-
-    def update(self, points: Sequence) -> MixtureCusum:
-        """Add one month: one point per stream, None where a stream has no value that month."""
-        i = self.n_seen
-        self.n_seen += 1
-        for t, p in zip(self.tests, points):
+    def update(self, x: Sequence) -> Self:
+        self._n_seen += 1
+        for t, p in zip(self.tests, x):
             if p is not None:
-                JointCusum.update(t, (p,))
-        value = mixture([t.statistic for t in self.tests], self.mix)
-        if value <= 0.0:
-            self.statistic, self.peak, self.run_start, self.alarm_at = 0.0, 0.0, None, None
-            return self
-        if self.statistic == 0.0:
-            self.run_start = i
-        self.statistic = value
-        if value > self.peak:
-            self.peak = value
-            if self.alarm_at is None and value >= self.threshold:
-                self.alarm_at = i
+                t._step((p,))
+        self._advance(mixture([t.statistic for t in self.tests], self.mix))
         return self

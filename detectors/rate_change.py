@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from detectors.base import checked_identity
 from detectors.exceptions import BadParameter
 from detectors.periods import add_months, period_index, period_range
 from detectors.records import Detection, DiscreteEvent, Evidence, History
@@ -56,6 +57,8 @@ class RateChangeDetector:
     ----------
     signal
         Reported name, e.g. ``lawsuit_surge``.
+    family
+        Evidence family for corroboration (``litigation``); empty: its own.
     event_type
         Discrete event type counted (``lawsuit``, ``penalty``).
     role
@@ -90,10 +93,16 @@ class RateChangeDetector:
     sequence of exponential family random variables, Biometrika 73.
     """
 
+    #: It reads discrete events, and the latest period of every table: it runs on every change.
+    inputs = None
+    #: The first event of a surge can move by two months as the window slides and be the same surge.
+    same_change_months = 2
+
     def __init__(
         self,
         *,
         signal: str,
+        family: str = "",
         event_type: str,
         role: str | None = None,
         key_field: str | None = None,
@@ -111,7 +120,7 @@ class RateChangeDetector:
             raise BadParameter("severity_counts must be 4 increasing positive counts (low, medium, high, critical)")
         if min_count < 1 or min_lr <= 0:
             raise BadParameter("min_count must be >= 1 and min_lr > 0")
-        self.signal = signal
+        self.signal, self.family = checked_identity(signal, family)
         self.event_type = event_type
         self.role = role
         self.key_field = key_field
@@ -133,7 +142,7 @@ class RateChangeDetector:
             chosen.setdefault(key, e)
         return list(chosen.values())
 
-    def detect(self, history: History) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
         as_of = history.last_period()
         events = self._events(history)
         if as_of is None or len(events) < self.min_count:

@@ -203,7 +203,9 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
         except ValueError as exc:
             raise ConfigError(f"detectors.{signal}: {exc}") from None
 
-    from detectors.registry import SIGNALS
+    from detectors.signals import signal_names
+
+    signals = signal_names()
 
     banks_raw = raw.get("banks", [])
     if not isinstance(banks_raw, list):
@@ -222,13 +224,13 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None, path: str
         if bid in seen:
             raise ConfigError(f"{where}.id: bank {bid!r} is defined twice")
         seen.add(bid)
-        banks.append(_bank(b, bid, f"banks[{bid}]", SIGNALS))
+        banks.append(_bank(b, bid, f"banks[{bid}]", signals))
     inhibit = DEFAULT_INHIBIT
     if "inhibit_rules" in raw:
         rules = raw["inhibit_rules"]
         if not isinstance(rules, list):
             raise ConfigError("inhibit_rules: expected an array of [[inhibit_rules]] tables")
-        inhibit = tuple(_inhibit_rule(r, f"inhibit_rules[{i}]", SIGNALS) for i, r in enumerate(rules))
+        inhibit = tuple(_inhibit_rule(r, f"inhibit_rules[{i}]", signals) for i, r in enumerate(rules))
     return Config(**cfg_kwargs, delivery=delivery, detectors=checked, banks=tuple(banks), inhibit_rules=inhibit,
                   path=path)
 

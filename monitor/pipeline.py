@@ -343,13 +343,15 @@ class Pipeline:
         risks: dict[str, Severity] = {}
         enterprise_rows = []
         peers = self.peers.baseline()
+        tolerance = self.detectors.same_change_months
         for eid, history in histories.items():
             found = self.detectors.run(history, peers=peers)
             rows = stored.get(eid, [])
             as_of = history.last_period() or watermark
             if found or rows:
                 transitions = reconcile(session, eid, found, rows, watermark=watermark,
-                                        recent_window=self.config.recent_window_months, as_of=as_of, now=now)
+                                        recent_window=self.config.recent_window_months, as_of=as_of, now=now,
+                                        same_change_months=tolerance)
                 for t in transitions:
                     if t.kind != "updated":
                         result.detections_changed += 1

@@ -2,8 +2,8 @@
 
 Detectors are re-run whenever an enterprise's history changes, and they may
 place the same change a month earlier or later as data accrues. A finding
-within ``tolerance`` months of a stored one of the same signal *is* that one:
-it keeps its original start period, so the alert identity does not move.
+within its detector's ``same_change_months`` of a stored one of the same
+signal *is* that one: it keeps its original start period, so the alert identity does not move.
 What the detectors no longer report has resolved. A new finding whose start
 lies outside the recent window is kept as history and never alerted, which is
 what keeps a backfill from flooding banks with old news.
@@ -11,7 +11,7 @@ what keeps a backfill from flooding banks with old news.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,10 +21,7 @@ from detectors.periods import months_between
 from detectors.records import Detection
 from store.models import DetectionRow
 
-__all__ = ["Transition", "reconcile", "TOLERANCE"]
-
-# Months a change may move and still be the same change; rules are exact.
-TOLERANCE = {"level": 3, "rate": 2, "event": 0}
+__all__ = ["Transition", "reconcile"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +31,6 @@ class Transition:
     kind: str
     row: DetectionRow
     previous_severity: int | None = None
-
-
-def _tolerance(d: Detection) -> int:
-    if d.direction == "event":
-        return TOLERANCE["event"]
-    if d.evidence.baseline == "poisson_rate_before":
-        return TOLERANCE["rate"]
-    return TOLERANCE["level"]
 
 
 def reconcile(
@@ -54,14 +43,18 @@ def reconcile(
     recent_window: int,
     as_of: str,
     now: datetime,
+    same_change_months: Mapping[str, int],
 ) -> list[Transition]:
-    """Apply ``found`` to ``stored`` (this enterprise's active, historical and resolved rows)."""
+    """Apply ``found`` to ``stored`` (this enterprise's active, historical and resolved rows).
+
+    ``same_change_months``: per signal, what its detector declares (``DetectorSet.same_change_months``).
+    """
     out: list[Transition] = []
     live = [r for r in stored if r.status in ("active", "historical")]
     by_identity = {(r.signal, r.start_period): r for r in stored}
     matched: set[int] = set()
     for d in sorted(found, key=lambda d: (d.signal, d.start_period)):
-        tol = _tolerance(d)
+        tol = same_change_months[d.signal]
         candidates = [r for r in live if r.signal == d.signal and id(r) not in matched
                       and abs(months_between(r.start_period, d.start_period)) <= tol]
         row = min(candidates, key=lambda r: abs(months_between(r.start_period, d.start_period)), default=None)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.cny import cny_weights
+from detectors.festival import cny_weights
 from streams.uscc import ALPHABET, complete_uscc
 
 __all__ = [

@@ -9,8 +9,9 @@ import pytest
 
 from alerts.exceptions import BadAlertView
 from alerts.message import LoanRef
-from alerts.render import SIGNAL_NAMES, render, signal_name
+from alerts.render import render, signal_name
 from detectors.severity import Severity
+from detectors.signals import CATALOGUE
 from tests.servers import USCC
 
 LOCALES = ("zh-CN", "en")
@@ -37,10 +38,11 @@ def all_bodies(message) -> str:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("signal", sorted(SIGNAL_NAMES))
+@pytest.mark.parametrize("signal", sorted(CATALOGUE))
 def test_every_signal_is_named_in_the_banks_language(make_alert, signal, locale):
     message = render(make_alert(signal=signal, locale=locale))
-    name = SIGNAL_NAMES[signal][locale]
+    name = CATALOGUE[signal].display_name(locale)
+    assert name != signal
     assert name in message.title
     for body in (message.text, message.markdown, html.unescape(message.html)):
         assert name in body

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from detectors.festival import cny_weights
 from detectors.periods import period_range
 from detectors.records import History
-from detectors.seasonal import cny_weights
 
 EID = "91440300MA5F00000X"
 

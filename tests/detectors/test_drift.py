@@ -6,17 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.corroboration import FAMILIES
 from detectors.drift import DriftDetector
 from detectors.exceptions import BadParameter
 from detectors.online import JointCusum
 from detectors.periods import months_between, period_range
-from detectors.registry import DEFAULTS, SIGNALS, DetectorSet, build_detectors, validate_settings
+from detectors.registry import DetectorSet, build_detectors, validate_settings
 from detectors.severity import Severity
+from detectors.signals import CATALOGUE
 from tests.detectors.synthetic import usage_history, workforce_history
 
 SEEDS = range(20)
-DRIFT = [s for s in SIGNALS if DEFAULTS[s][0] is DriftDetector]
+DRIFT = [s for s, entry in CATALOGUE.items() if entry.detector is DriftDetector]
 
 
 def run(history, signal):
@@ -65,9 +65,10 @@ def test_attrition_start_stays_put_as_months_accrue(seed):
 def test_steady_housing_fund_vetoes_the_joint_test_but_not_the_mixture():
     """A firm that loses staff and stops hiring but still pays everyone's housing fund: the joint
     likelihood counts the steady coverage against the slide, the mixture lets it abstain."""
-    joint = DetectorSet({"w": DriftDetector(signal="workforce_attrition", **DEFAULTS["workforce_attrition"][1])}, 0)
+    joint = DetectorSet({"w": DriftDetector(signal="workforce_attrition", **CATALOGUE["workforce_attrition"].defaults)},
+                        0)
     mixed = DetectorSet({"w": DriftDetector(signal="workforce_attrition",
-                                            **{**DEFAULTS["workforce_attrition"][1], "mix": 0.5})}, 0)
+                                            **{**CATALOGUE["workforce_attrition"].defaults, "mix": 0.5})}, 0)
     found_joint = found_mixed = 0
     for seed in SEEDS:
         h = workforce_history(seed=seed, slide_from="2024-05", leave_mult=2.5, hire_mult=0.3, coverage_after=0.9)
@@ -101,8 +102,7 @@ def test_vectorised_scan_is_the_online_arithmetic(seed, mix):
                           drop=float(rng.uniform(0.1, 0.5)))
     h.monthly.update(usage.monthly)
     for signal in DRIFT:
-        cls, kwargs = DEFAULTS[signal]
-        det = cls(signal=signal, **{**kwargs, "strength_steps": (0.5, 1.0, 2.0, 3.0), "mix": mix})
+        det = CATALOGUE[signal].build(strength_steps=(0.5, 1.0, 2.0, 3.0), mix=mix)
         prepared = det._prepare(h)
         if prepared is None:
             continue
@@ -139,4 +139,6 @@ def test_settings_are_tunable_but_what_is_watched_is_not():
 
 
 def test_every_signal_has_an_evidence_family():
-    assert set(SIGNALS) <= set(FAMILIES)
+    families = build_detectors().families
+    assert set(families) == set(CATALOGUE)
+    assert all(families[s] == CATALOGUE[s].family and families[s] != s for s in CATALOGUE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -11,9 +13,11 @@ from detectors.online import (
     BinomialStream,
     GaussianCusum,
     JointCusum,
+    MixtureCusum,
     PoissonCusum,
     PoissonStream,
 )
+from detectors.online_base import OnlineDetector
 
 SEEDS = range(30)
 
@@ -24,7 +28,7 @@ def test_poisson_in_control_rarely_alarms():
         rng = np.random.default_rng(seed)
         c = PoissonCusum(ratio=2.0, threshold=6.0)
         for x in rng.poisson(3.0, 36):
-            c.update(x, 100.0)
+            c.update((x, 100.0))
         alarms += c.drift_detected
     assert alarms <= 2
 
@@ -36,7 +40,7 @@ def test_poisson_rise_found_and_start_stays_put(seed):
     c = PoissonCusum(ratio=2.0, threshold=6.0)
     starts = []
     for x in counts:
-        c.update(x, 100.0)
+        c.update((x, 100.0))
         if c.drift_detected:
             starts.append(c.run_start)
     assert c.drift_detected
@@ -52,7 +56,7 @@ def test_poisson_alarms_soon_after_the_change_not_before():
         rng = np.random.default_rng(seed)
         c = PoissonCusum(ratio=2.0, threshold=6.0)
         for x in np.r_[rng.poisson(3.0, 20), rng.poisson(9.0, 10)]:
-            c.update(x, 100.0)
+            c.update((x, 100.0))
         early += c.alarm_at < 20
         late += c.alarm_at > 27
     assert early <= 2 and late == 0
@@ -77,8 +81,8 @@ def test_one_month_wave_cannot_alarm_alone():
     bounded = PoissonCusum(ratio=2.0, threshold=6.0, max_step=3.0)
     free = PoissonCusum(ratio=2.0, threshold=6.0)
     for x in counts:
-        bounded.update(x, 100.0)
-        free.update(x, 100.0)
+        bounded.update((x, 100.0))
+        free.update((x, 100.0))
     assert free.drift_detected and not bounded.drift_detected
 
 
@@ -86,9 +90,9 @@ def test_binomial_share_fall():
     rng = np.random.default_rng(1)
     c = BinomialCusum(ratio=0.9, threshold=6.0)
     for x in np.r_[rng.binomial(100, 0.85, 15), rng.binomial(100, 0.6, 5)]:
-        c.update(x, 100)
+        c.update((x, 100))
     assert c.drift_detected and c.run_start >= 13
-    c.update(5, 0)  # no trials: skipped, not a month of evidence
+    c.update((5, 0))  # no trials: skipped, not a month of evidence
     assert c.n_seen == 20
 
 
@@ -119,9 +123,9 @@ def test_joint_adds_modest_moves_none_of_which_alarms_alone():
     joint = JointCusum([PoissonStream(ratio=2.0), PoissonStream(ratio=0.5), BinomialStream(ratio=0.9)],
                        threshold=8.0)
     for x, j, c in zip(left, joined, covered):
-        alone[0].update(x, 150.0)
-        alone[1].update(j, 150.0)
-        alone[2].update(c, 150)
+        alone[0].update((x, 150.0))
+        alone[1].update((j, 150.0))
+        alone[2].update((c, 150))
         joint.update([(x, 150.0), (j, 150.0), (c, 150.0)])
     assert joint.drift_detected
     assert joint.statistic > max(a.statistic for a in alone)
@@ -138,7 +142,7 @@ def test_joint_missing_stream_months_are_skipped():
 def test_flags_are_plain_bools_and_parameters_are_checked():
     c = PoissonCusum()
     for x in np.arange(20):
-        c.update(np.int64(x), np.float64(50.0))
+        c.update((np.int64(x), np.float64(50.0)))
     assert type(c.drift_detected) is bool
     with pytest.raises(BadParameter):
         PoissonStream(ratio=1.0)
@@ -150,3 +154,50 @@ def test_flags_are_plain_bools_and_parameters_are_checked():
         JointCusum([])
     with pytest.raises(BadParameter):
         PoissonStream(baseline_points=4, min_baseline=6)
+
+
+def _months(seed: int):
+    """22 months of (leavers, covered, log power) for a firm of 150 that starts to slide at month 16."""
+    rng = np.random.default_rng(seed)
+    left = np.r_[rng.poisson(3, 16), rng.poisson(12, 6)]
+    covered = np.r_[rng.binomial(150, 0.9, 16), rng.binomial(150, 0.7, 6)]
+    power = np.log(np.r_[rng.normal(100, 4, 16), rng.normal(60, 4, 6)])
+    return [((float(x), 150.0), (float(k), 150.0), float(u)) for x, k, u in zip(left, covered, power)]
+
+
+def _every_test():
+    """(detector, how one month of ``_months`` becomes its observation) for every online test."""
+    return [
+        (PoissonCusum(ratio=2.0), lambda m: m[0]),
+        (BinomialCusum(ratio=0.9), lambda m: m[1]),
+        (GaussianCusum(shift=-0.2), lambda m: m[2]),
+        (JointCusum([PoissonStream(ratio=2.0), BinomialStream(ratio=0.9)]), lambda m: list(m[:2])),
+        (MixtureCusum([PoissonCusum(ratio=2.0, threshold=1.0), BinomialCusum(ratio=0.9, threshold=1.0)]),
+         lambda m: list(m[:2])),
+    ]
+
+
+def _results(det):
+    return det.drift_detected, det.statistic, det.peak, det.run_start, det.alarm_at, det.n_seen
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_online_test_has_one_shape(seed):
+    """River's shape: update(x) with one observation returns the detector; results are read-only;
+    _reset() is a new detector, so the same months give the same results again."""
+    months = _months(seed)
+    for det, observe in _every_test():
+        assert isinstance(det, OnlineDetector)
+        assert list(inspect.signature(type(det).update).parameters) == ["self", "x"], type(det).__name__
+        for m in months:
+            assert det.update(observe(m)) is det
+        first = _results(det)
+        assert first[0] and first[5] == len(months), type(det).__name__
+        for name in ("drift_detected", "statistic", "peak", "run_start", "alarm_at", "n_seen"):
+            with pytest.raises(AttributeError):
+                setattr(det, name, 0)
+        det._reset()
+        assert _results(det) == (False, 0.0, 0.0, None, None, 0)
+        for m in months:
+            det.update(observe(m))
+        assert _results(det) == first, type(det).__name__

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 
+from detectors.festival import cny_weights
 from detectors.periods import period_range
-from detectors.seasonal import cny_weights
 from streams.uscc import complete_uscc
 
 HEALTHY = complete_uscc("91440300MA5F00001")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.cny import CNY_DATES, cny_date, cny_weights
+from detectors.festival import cny_weights
 from monitor.simulate import (
     SOURCE,
     EventStats,
@@ -115,35 +115,6 @@ def departure_rates(portfolio: Portfolio, series: dict) -> tuple[np.ndarray, np.
                 left[i, t], insured[i, t] = row["left"], row["insured"]
     previous = np.concatenate([np.full((n, 1), np.nan), insured[:, :-1]], axis=1)
     return left, previous
-
-
-# --------------------------------------------------------------------------- calendar
-
-
-def test_cny_dates_known_years() -> None:
-    assert cny_date(2023) == date(2023, 1, 22)
-    assert cny_date(2024) == date(2024, 2, 10)
-    assert cny_date(2025) == date(2025, 1, 29)
-    assert cny_date(2026) == date(2026, 2, 17)
-    assert cny_date(2027) == date(2027, 2, 6)
-    assert set(CNY_DATES) == set(range(1990, 2061))
-    for year in CNY_DATES:
-        assert date(year, 1, 21) <= cny_date(year) <= date(year, 2, 20)
-    with pytest.raises(ValueError):
-        cny_date(2061)
-
-
-def test_cny_weights_sum_to_one_each_year() -> None:
-    for year in (1991, 2004, 2023, 2024, 2025, 2053):
-        weights = [cny_weights(f"{year}-{month:02d}") for month in range(1, 13)]
-        assert sum(w[0] for w in weights) == pytest.approx(1.0)
-        assert sum(w[1] for w in weights) == pytest.approx(1.0)
-        assert all(w == (0.0, 0.0) for w in weights[4:12])
-    # 2024: new year on Feb 10, so the shutdown is February and the return is mostly March.
-    shutdown, returning = cny_weights("2024-03")
-    assert shutdown == 0.0 and returning > 0.8
-    with pytest.raises(ValueError):
-        cny_weights("2024-13")
 
 
 # --------------------------------------------------------------------------- stream
