@@ -50,10 +50,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detectors.exceptions import BadParameter
+from detectors.festival import is_cny_month
 from detectors.peers import EVENT_CLASSES, PeerBaseline, classified_events, segment_of, size_band
 from detectors.periods import period_at
 from detectors.records import Detection, Evidence, History
-from detectors.seasonal import is_cny_month
 from detectors.severity import Severity
 
 __all__ = ["EvidenceScore", "FAMILY_OF_CLASS", "DISTRESS_RATES"]
@@ -84,6 +84,11 @@ def _nb_llr(x: np.ndarray, mu: np.ndarray, ratio: float, size: float) -> np.ndar
     """log NB(x; ratio*mu, size) - log NB(x; mu, size): the evidence of one month's count for a rate ratio."""
     a = np.log((mu + size) / (ratio * mu + size))
     return x * (math.log(ratio) + a) + size * a
+
+
+def _window(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sums over positions [lo, hi) from a cumulative sum."""
+    return np.where(hi > 0, cum[np.maximum(hi - 1, 0)], 0.0) - np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
 
 
 @dataclass(frozen=True)
@@ -296,10 +301,7 @@ class EvidenceScore:
             hi = np.searchsorted(idx, idx - self.usage_gap, side="left")
             lo = np.searchsorted(idx, idx - self.usage_gap - self.usage_window, side="left")
 
-            def window(c: np.ndarray) -> np.ndarray:
-                return np.where(hi > 0, c[np.maximum(hi - 1, 0)], 0.0) - np.where(lo > 0, c[np.maximum(lo - 1, 0)], 0.0)
-
-            s1, s2, nn = window(c1), window(c2), window(cn)
+            s1, s2, nn = (_window(c, lo, hi) for c in (c1, c2, cn))
             level = s1 / np.maximum(nn, 1.0)
             noise_var, rho = (peers.usage_noise.get(kind, _DEFAULT_USAGE_NOISE) if peers is not None
                               else _DEFAULT_USAGE_NOISE)

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from detectors.festival import is_cny_month
 from detectors.periods import period_at, period_index
 from detectors.records import History
-from detectors.seasonal import is_cny_month
 
 __all__ = ["PeerBaseline", "firm_sums", "add_sums", "event_class", "size_band", "SIZE_BANDS", "EVENT_CLASSES",
-           "HC", "USAGE_KINDS"]
+           "HC", "USAGE_KINDS", "cell_width", "diff_sums", "Sums"]
 
 #: Upper bounds (start-of-month headcount) of the size bands; the last band is open.
 SIZE_BANDS = (20, 50, 150, 500)
@@ -58,6 +58,15 @@ CASH_CAUSES = frozenset({
 })
 _LABOUR_PENALTY_WORDS = ("社会保险", "工资", "劳动报酬", "欠缴", "逾期未缴")
 _CLIP = 1.0  # one month's log change of a meter counts for at most this much in the peer moments
+
+
+def cell_width(table: str) -> int:
+    """How many numbers a cell of ``table`` holds ("hc", "u.<kind>", "ev.<class>", "fm")."""
+    if table == "hc":
+        return len(HC)
+    if table.startswith("u."):
+        return len(_U)
+    return len(SIZE_BANDS) + 1
 
 
 def size_band(start_heads: float) -> int:
@@ -106,9 +115,9 @@ def segment_of(history: History) -> str:
     """The firm's sector segment, from the latest registered profile that names an industry."""
     best = None
     for e in history.discrete:
-        if e.type == "enterprise_profile" and e.data.get("industry"):
-            if best is None or e.occurred_at > best.occurred_at:
-                best = e
+        if e.type == "enterprise_profile" and e.data.get("industry") and (
+                best is None or e.occurred_at > best.occurred_at):
+            best = e
     return f"industry:{best.data['industry']}" if best is not None else ""
 
 

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from detectors.base import checked_identity
 from detectors.exceptions import BadParameter
+from detectors.peers import PeerBaseline
 from detectors.records import Detection, DiscreteEvent, Evidence, History
 from detectors.severity import Severity
 
@@ -79,7 +80,8 @@ class ListingRule:
         if not isinstance(self.severity, Severity):
             raise BadParameter(f"severity must be a Severity; got {self.severity!r}")
 
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]:
         latest: dict[str, list[DiscreteEvent]] = {}
         for e in sorted(history.discrete, key=lambda e: e.occurred_at):
             if e.type != self.event_type or e.data.get("status") not in (self.on, self.off):
@@ -189,7 +191,8 @@ class OneOffRule:
             return Severity.LOW
         return self.severity
 
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]:
         by_period: dict[str, list[DiscreteEvent]] = {}
         grades: dict[str, Severity] = {}
         for e in sorted(history.discrete, key=lambda e: e.occurred_at):

@@ -43,6 +43,7 @@ from typing import Any
 
 from detectors.base import Detector
 from detectors.drift import DriftDetector
+from detectors.evidence import EvidenceScore
 from detectors.exceptions import BadParameter
 from detectors.level_shift import LevelShiftDetector
 from detectors.rate_change import RateChangeDetector
@@ -87,6 +88,8 @@ class Signal:
     detector: type
     defaults: Mapping[str, Any] = field(default_factory=dict)
     standalone: bool = False
+    #: Built from the other families' evidence itself: it neither backs other findings nor is backed by them.
+    aggregate: bool = False
 
     def __post_init__(self) -> None:
         for key, value in self.defaults.items():
@@ -109,6 +112,8 @@ _USAGE = dict(ratios=(0.8,), strength_steps=(4.0, 8.0, 12.0, 20.0), severity_ste
 
 #: The catalogue, in the order detectors run and are listed.
 CATALOGUE: dict[str, Signal] = {s.name: s for s in (
+    Signal("distress_score", "enterprise", "多维风险证据累积", "Distress evidence building up", EvidenceScore,
+           dict(threshold=5.0), aggregate=True),
     Signal("headcount_drop", "workforce", "参保人数下降", "Insured headcount falling", LevelShiftDetector,
            dict(metric="insured", direction="down", severity_steps=(0.3, 0.4, 0.55, 0.75), min_absolute_change=3.0,
                 history_months=24, segment_model="constant")),

@@ -55,9 +55,7 @@ class PeerTracker:
             self.stale = True  # a store from before peer sums existed
 
     def maybe_refresh(self, session: Session) -> None:
-        if self._loaded_at is None:
-            self.load(session)
-        elif self.refresh_seconds is not None and time.monotonic() - self._loaded_at >= self.refresh_seconds:
+        if self._loaded_at is None or self.refresh_seconds is not None and time.monotonic() - self._loaded_at >= self.refresh_seconds:
             self.load(session)
 
     # -- one batch --------------------------------------------------------------------

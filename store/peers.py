@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from detectors.peers import cell_width
 from store.models import PeerSum
 from store.upsert import insert_for
 
@@ -22,7 +23,7 @@ def read_peer_sums(session: Session) -> dict[Key, np.ndarray]:
     cols = [getattr(PeerSum, c) for c in _COLUMNS]
     for row in session.execute(select(PeerSum.segment, PeerSum.tbl, PeerSum.period, *cols)):
         seg, tbl, period, *values = row
-        out[(seg, tbl, int(period))] = np.array(values, dtype=float)
+        out[(seg, tbl, int(period))] = np.array(values[:cell_width(tbl)], dtype=float)
     return out
 
 

@@ -18,7 +18,7 @@ from bench.research.lab import (  # noqa: E402
     load_feed,  # noqa: E402
     nb_llr,
 )
-from monitor.cny import cny_weights  # noqa: E402
+from detectors.festival import cny_weights  # noqa: E402
 from monitor.simulate import _SUMMER, iter_events, simulate  # noqa: E402
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from detectors.base import Detector
 from detectors.drift import DriftDetector
+from detectors.evidence import EvidenceScore
 from detectors.exceptions import BadParameter
 from detectors.level_shift import LevelShiftDetector
 from detectors.rate_change import RateChangeDetector
@@ -19,7 +20,8 @@ from detectors.signals import CATALOGUE, Signal, display_name
 from tests.detectors.synthetic import workforce_history
 
 # What monitor/reconcile.py used to infer from the evidence: levels 3 months, rates 2, rules 0.
-DECLARED = {LevelShiftDetector: 3, DriftDetector: 3, RateChangeDetector: 2, ListingRule: 0, OneOffRule: 0}
+DECLARED = {LevelShiftDetector: 3, DriftDetector: 3, RateChangeDetector: 2, ListingRule: 0, OneOffRule: 0,
+            EvidenceScore: 3}
 
 
 @pytest.mark.parametrize("name", list(CATALOGUE))
@@ -63,7 +65,7 @@ def test_the_set_passes_shared_to_every_detector_and_reads_what_each_declares():
     class Probe:
         signal, family, inputs, same_change_months = "probe", "probing", None, 5
 
-        def detect(self, history, *, shared=None):
+        def detect(self, history, *, shared=None, peers=None):
             calls.append(shared)
             return []
 
