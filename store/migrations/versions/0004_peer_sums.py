@@ -1,14 +1,14 @@
 """peer sums: what the portfolio did per month, for peer-relative detection
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_peer_sums
+Revises: 0003_rejected_once
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004_peer_sums"
+down_revision = "0003_rejected_once"
 branch_labels = None
 depends_on = None
 
