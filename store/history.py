@@ -6,6 +6,7 @@ embedded pipeline has a budget of tens of microseconds per event.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from store.models import DiscreteRecord, MonthlyRecord, RejectedEvent, SeenEvent
 from store.upsert import insert_for
 from streams.records import Event, Rejection
 
-__all__ = ["find_seen", "write_events", "mark_pending", "write_rejections", "load_histories", "discrete_of", "apply_event", "utc"]
+__all__ = ["find_seen", "write_events", "mark_pending", "fingerprint", "write_rejections", "load_histories", "discrete_of", "apply_event", "utc"]
 
 CHUNK = 2000
 
@@ -114,15 +115,37 @@ def mark_pending(session: Session, enterprise_ids: Iterable[str]) -> None:
         [(eid, True) for eid in sorted(set(enterprise_ids))])
 
 
+def fingerprint(location: str | None, raw: str) -> str:
+    """What identifies a rejected line: where it was read and its text (the migration 0003 copies this)."""
+    where = (location or "").encode("utf-8", "surrogatepass")
+    text = raw.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(b"%d:%s%s" % (len(where), where, text), digest_size=16).hexdigest()
+
+
 def write_rejections(session: Session, rejections: Sequence[Rejection], received_at: datetime) -> None:
+    """Keep rejected lines for fix-and-replay, each once: a line seen again only counts up.
+
+    The same file ingested twice, or a Kafka batch re-processed after a crash,
+    brings the same (location, raw) again; its row keeps the first reception.
+    """
     if not rejections:
         return
-    session.execute(insert_for(session, RejectedEvent), [
-        {"received_at": received_at, "location": r.location, "reason": r.reason, "detail": r.detail,
-         "field": r.field, "event_id": r.event_id, "enterprise_id": (r.enterprise_id or "")[:64] or None,
-         "raw": r.raw, "replayed_at": None}
-        for r in rejections
-    ])
+    rows: dict[str, dict] = {}
+    for r in rejections:
+        key = fingerprint(r.location, r.raw)
+        row = rows.get(key)
+        if row is not None:
+            row["received_count"] += 1
+            continue
+        rows[key] = {"fingerprint": key, "received_count": 1, "received_at": received_at,
+                     "location": (r.location or "")[:500] or None, "reason": r.reason, "detail": r.detail,
+                     "field": r.field, "event_id": r.event_id, "enterprise_id": (r.enterprise_id or "")[:64] or None,
+                     "raw": r.raw, "replayed_at": None}
+    stmt = insert_for(session, RejectedEvent)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["fingerprint"],
+        set_={"received_count": RejectedEvent.received_count + stmt.excluded.received_count})
+    session.execute(stmt, list(rows.values()))
 
 
 def utc(ts: datetime) -> datetime:

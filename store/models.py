@@ -89,11 +89,21 @@ class SeenEvent(Base):
 
 
 class RejectedEvent(Base):
-    """Dead-letter store: the raw input and why it was refused, kept for fix-and-replay."""
+    """Dead-letter store: the raw input and why it was refused, kept for fix-and-replay.
+
+    One row per rejected line, identified by ``fingerprint`` (a hash of its
+    location and raw text): the same line ingested again only counts up
+    ``received_count``.
+    """
 
     __tablename__ = "rejected_events"
-    __table_args__ = (Index("ix_rejected_reason", "reason"),)
+    __table_args__ = (
+        Index("ix_rejected_reason", "reason"),
+        UniqueConstraint("fingerprint", name="uq_rejected_fingerprint"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    received_count: Mapped[int] = mapped_column(Integer, default=1)
     received_at: Mapped[datetime]
     location: Mapped[str | None] = mapped_column(String(500))
     reason: Mapped[str] = mapped_column(String(64))

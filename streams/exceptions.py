@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from streams.records import Rejection
 
-__all__ = ["StreamError", "EventRejected"]
+__all__ = ["StreamError", "EventRejected", "ContractViolation"]
 
 
 class StreamError(Exception):
@@ -33,3 +33,20 @@ class EventRejected(StreamError, ValueError):
 
     def __reduce__(self):  # keep it picklable across process pools
         return (type(self), (self.rejection,))
+
+
+class ContractViolation(StreamError, ValueError):
+    """One contract failure found while checking an event, before location and raw are attached.
+
+    Raised and caught inside the contract only (``streams.contract`` turns it
+    into a ``Rejection``); an exception rather than a return value because the
+    valid path then pays nothing for the checks that did not fail.
+    """
+
+    __slots__ = ("reason", "detail", "field")
+
+    def __init__(self, reason: str, detail: str, field: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.field = field

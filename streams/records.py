@@ -23,6 +23,7 @@ __all__ = [
     "REJECTION_REASONS",
     "Event",
     "Rejection",
+    "LossyText",
 ]
 
 #: Periods are months of the Chinese calendar year as the platforms publish them;
@@ -49,20 +50,30 @@ UTILITY_KINDS: frozenset[str] = frozenset({"electricity", "water", "gas"})
 #: store by them, so add new ones rather than renaming.
 REJECTION_REASONS: dict[str, str] = {
     "too_large": "the raw event is over 64 KiB, or event_id/source is over 200 characters",
-    "bad_json": "the raw text is not valid JSON (or not valid UTF-8 turned into JSON)",
+    "bad_json": "the raw text is not valid JSON, or nests objects and arrays more than 32 levels deep",
+    "bad_utf8": "the raw bytes are not valid UTF-8 (the JSON is otherwise well formed)",
+    "lone_surrogate": "a string or key holds half of a UTF-16 surrogate pair (e.g. a lone \\ud800 escape)",
+    "nul_character": "a string or key holds a NUL character (\\u0000), which PostgreSQL text refuses",
+    "duplicate_key": "an object has the same key twice (JSON readers disagree on which value wins)",
     "not_an_object": "the JSON value is not an object",
     "missing_field": "a required field is absent",
     "bad_field_type": "a field has the wrong JSON type (e.g. a string or bool where a number is due)",
     "empty_field": "a required string field is empty or only whitespace",
+    "padded_field": "an identifier (event_id, source, data.case_no, data.decision_no) starts or ends with whitespace",
     "unknown_type": "the event type is not one of the contract's types",
     "bad_enterprise_id": "enterprise_id is not 18 characters of the USCC alphabet",
     "bad_check_character": "enterprise_id fails the GB 32100-2015 check character",
     "bad_enum": "a field's value is not one of its allowed values",
     "negative_value": "a count or amount is below zero",
+    "out_of_range": (
+        "a count over 10,000,000, an amount over 1e15, another integer beyond 64 bits, "
+        "or a number that is not finite (1e400, NaN)"
+    ),
     "bad_period": "a period is not YYYY-MM with month 01-12 and year 1990-2100",
     "future_period": "a monthly period is after the current month in China time",
     "bad_timestamp": "occurred_at is not ISO 8601 with an explicit UTC offset, or is out of range",
     "future_timestamp": "occurred_at is more than 5 minutes after now",
+    "invalid": "checking the event failed unexpectedly; the detail has the error (please report it)",
 }
 
 
@@ -152,3 +163,28 @@ class Rejection:
             "enterprise_id": self.enterprise_id,
             "raw": self.raw,
         }
+
+
+class LossyText(str):
+    """A line decoded with U+FFFD where its bytes were not UTF-8, keeping those bytes.
+
+    Sources hand the pipeline text, and the replacement text is what a person
+    can read and what a store can hold; but stored as an event it would be a
+    silent corruption. The contract sees ``original`` and rejects the line as
+    ``bad_utf8``, keeping the readable text as its raw.
+
+    >>> line = LossyText.decode(b'{"name": "\\xff"}')
+    >>> line, line.original
+    ('{"name": "\ufffd"}', b'{"name": "\\xff"}')
+    """
+
+    original: bytes
+
+    @classmethod
+    def decode(cls, blob: bytes) -> LossyText:
+        text = cls(blob.decode("utf-8", "replace"))
+        text.original = blob
+        return text
+
+    def __reduce__(self):  # keep the bytes across pickling (process pools)
+        return (type(self).decode, (self.original,))

@@ -5,7 +5,9 @@ so that a rejection can point an operator at the exact line to fix. Files are
 read line by line in binary and decoded per line: memory stays flat however
 large the file, only ``\\n`` ends a line (a stray ``\\r`` inside a line is the
 contract's business, not a line break), and one bad byte spoils one line,
-not the file.
+not the file. Such a line comes as a ``LossyText``: readable text with U+FFFD
+for the bad bytes, which the contract rejects as ``bad_utf8`` rather than
+store the replacement.
 
 Nothing here polls or sleeps: the daemon owns the loop and its timing, so
 these stay easy to test and to drive from a backfill command.
@@ -19,23 +21,33 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from streams.records import LossyText
+
 __all__ = ["STDIN", "STDIN_NAME", "iter_lines", "SpoolDirectory"]
 
 #: The argument that means standard input, as in most Unix tools.
 STDIN = "-"
 #: How standard input is named in locations ("<stdin>:3").
 STDIN_NAME = "<stdin>"
+#: Windows editors and Excel exports start a UTF-8 file with it.
+_BOM = "\ufeff".encode()
 
 
 def _decode_lines(stream: Iterable[bytes | str], name: str) -> Iterator[tuple[str, str]]:
     first = True
     for lineno, chunk in enumerate(stream, 1):
-        line = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
-        if first:
-            first = False
-            if line.startswith("\ufeff"):  # Windows editors and Excel exports start with a BOM
-                line = line[1:]
-        line = line.rstrip("\r\n")
+        if isinstance(chunk, bytes):
+            if first and chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM):]
+            chunk = chunk.rstrip(b"\r\n")
+            try:
+                line = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                line = LossyText.decode(chunk)  # readable, and the contract still sees the bytes
+        else:
+            line = chunk[1:] if first and chunk.startswith("\ufeff") else chunk
+            line = line.rstrip("\r\n")
+        first = False
         if not line or line.isspace():
             continue
         yield f"{name}:{lineno}", line

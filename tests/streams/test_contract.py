@@ -669,6 +669,14 @@ def test_reasons_are_documented() -> None:
         "bad_enum",
         "empty_field",
         "too_large",
+        # issue 9: what the contract could not store faithfully before
+        "bad_utf8",
+        "lone_surrogate",
+        "nul_character",
+        "duplicate_key",
+        "padded_field",
+        "out_of_range",
+        "invalid",
     }
     assert set(REJECTION_REASONS) == expected
     assert all(REJECTION_REASONS[reason] for reason in expected)
