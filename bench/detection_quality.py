@@ -42,10 +42,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.heldout import baseline as naive  # noqa: E402
-
 from alerts.fanout import AlertChange  # noqa: E402
 from alerts.watchlist import LoanRow, add_entries  # noqa: E402
+from bench.heldout import baseline as naive  # noqa: E402
+from bench.heldout.replay import arrival_months  # noqa: E402
 from monitor.app import Loanwatch  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
 from monitor.evaluate import AlertRecord, read_outcomes, score  # noqa: E402
@@ -78,10 +78,26 @@ def _simulator_dir(n: int, seed: int, out: Path) -> Path:
     return out
 
 
-def _months(events: Path) -> Iterator[tuple[str, list[str]]]:
-    from bench.heldout.replay import arrival_months
+def _months(data: Path, profiles: bool) -> Iterator[tuple[str, list[str]]]:
+    """The feed by arrival month; with ``profiles``, the registered profiles (profiles.jsonl) arrive first."""
+    first = True
+    for month, lines in arrival_months(data / "events.jsonl"):
+        if first and profiles and (data / "profiles.jsonl").exists():
+            lines = [*_profile_events(data / "profiles.jsonl", month), *lines]
+        first = False
+        yield month, lines
 
-    yield from arrival_months(events)
+
+def _profile_events(path: Path, month: str) -> list[str]:
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh):
+            p = json.loads(line)
+            data = {k: p[k] for k in ("industry", "region", "registered_capital", "established", "name") if k in p}
+            out.append(json.dumps({"event_id": f"profile-{n}", "enterprise_id": p["enterprise_id"],
+                                   "type": "enterprise_profile", "occurred_at": f"{month}-01T00:00:00+08:00",
+                                   "source": "register", "data": data}, ensure_ascii=False))
+    return out
 
 
 def _portfolio(data: Path) -> tuple[dict[str, tuple[str, str]], dict[str, float], list[tuple[str, str | None]]]:
@@ -104,9 +120,11 @@ def _portfolio(data: Path) -> tuple[dict[str, tuple[str, str]], dict[str, float]
 
 
 def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | None]], threshold: float | None,
-            min_severity: str) -> tuple[list[AlertRecord], Counter, int, float, float]:
+            min_severity: str, disabled: tuple[str, ...] = ()) -> tuple[list[AlertRecord], Counter, int, float, float]:
     """One replay through a fresh daemon: the alerts raised, with the arrival month they were raised in."""
-    detectors = {"distress_score": {"threshold": threshold}} if threshold is not None else {}
+    detectors: dict = {"distress_score": {"threshold": threshold}} if threshold is not None else {}
+    for name in disabled:
+        detectors.setdefault(name, {})["enabled"] = False
     raised: list[AlertRecord] = []
     kinds: Counter = Counter()
     now_month = [""]
@@ -138,17 +156,17 @@ def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | No
 
 
 def evaluate(data: Path, *, thresholds: list[float | None], min_severity: str = "medium",
-             lead: int = 3) -> dict:
+             lead: int = 3, disabled: tuple[str, ...] = (), profiles: bool = True) -> dict:
     outcomes = read_outcomes(data / "outcomes.csv")
     span, sizes, watch = _portfolio(data)
-    months = list(_months(data / "events.jsonl"))
+    months = list(_months(data, profiles))
     runs = []
     for h in thresholds:
-        raised, kinds, accepted, elapsed, cpu = _replay(months, watch, h, min_severity)
+        raised, kinds, accepted, elapsed, cpu = _replay(months, watch, h, min_severity, disabled)
         card = score(raised, outcomes, span, lead_months=lead, sizes=sizes)
         false_by_signal = Counter(a.signal for a in {(a.enterprise_id, a.signal, a.change_period): a
                                                      for a in raised if a.enterprise_id not in outcomes}.values())
-        runs.append({"threshold": h, "events": accepted, "seconds": round(elapsed, 1),
+        runs.append({"threshold": h, "disabled": list(disabled), "events": accepted, "seconds": round(elapsed, 1),
                      "cpu_seconds": round(cpu, 1), "score": card.to_dict(), "alert_changes": dict(kinds),
                      "false_by_signal": dict(false_by_signal.most_common())})
     return {"data": str(data), "runs": runs, "naive_baseline": naive.curve(data, min_lead=lead),
@@ -174,6 +192,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, action="append", help="evidence score threshold (repeatable)")
     ap.add_argument("--min-severity", default="medium")
     ap.add_argument("--lead", type=int, default=3)
+    ap.add_argument("--no-profiles", action="store_true", help="do not feed profiles.jsonl as enterprise_profile events")
+    ap.add_argument("--disable", action="append", default=[], help="switch a signal off (repeatable)")
     ap.add_argument("--json", type=Path, help="write every figure to this file")
     args = ap.parse_args()
     if not args.simulator and args.data is None:
@@ -182,7 +202,8 @@ def main() -> None:
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or _simulator_dir(args.enterprises, args.seed, Path(tmp))
-        result = evaluate(data, thresholds=args.threshold or [None], min_severity=args.min_severity, lead=args.lead)
+        result = evaluate(data, thresholds=args.threshold or [None], min_severity=args.min_severity, lead=args.lead,
+                          disabled=tuple(args.disable), profiles=not args.no_profiles)
     if args.simulator:
         result["data"] = f"simulator seed {args.seed}, {args.enterprises} firms"
     for run in result["runs"]:

@@ -29,14 +29,19 @@ noise of a healthy firm; together they are not. The score is a CUSUM (Page
   wage claim against a 15-person firm counts for more than a trademark
   dispute against a 2,000-person one.
 
-The threshold ``threshold`` is in units of log-likelihood ratio: a CUSUM of
-honest log-likelihood ratios crosses ``h`` under "as usual" about once every
-``e^h`` months (Lorden 1971), so 2 false alerts per 100 healthy firm-years
-(once per 600 firm-months) sit near ``h = 6.4`` before the noise the model does
-not know about; ``loanwatch backtest`` measures it on the bank's own
-portfolio. A finding holds while the score stays at ``hold`` times the
-threshold. Its start is where the evidence of the current run starts, fixed
-once the alarm is raised, so the alert identity does not move.
+The threshold is in units of log-likelihood ratio, and it comes from a
+false-alert budget (``false_alert_budget``, false alerts per 100 healthy
+firm-years), read off the portfolio itself: the daemon counts how often
+enterprises' scores cross a ladder of low levels, and since most of a
+portfolio performs, those crossings are the null distribution of the score
+(an empirical null). The level at which that rate falls to the budget is the
+threshold (``PeerBaseline.threshold_for``). Until a year of enough firms has
+been seen, ``threshold`` stands in. An honest CUSUM of log-likelihood ratios
+crosses ``h`` about once every ``e^h`` months (Lorden 1971); real data carry
+noise no model knows, which is why the daemon measures instead of trusting
+that. A finding holds while the score stays at ``hold`` times the threshold.
+Its start is where the evidence of the current run starts, fixed once the
+alarm is raised, so the alert identity does not move.
 
 Every finding says which families contributed and by how much.
 """
@@ -56,22 +61,28 @@ from detectors.periods import period_at
 from detectors.records import Detection, Evidence, History
 from detectors.severity import Severity
 
-__all__ = ["EvidenceScore", "FAMILY_OF_CLASS", "DISTRESS_RATES"]
+__all__ = ["EvidenceScore", "FAMILY_OF_CLASS", "DISTRESS_RATES", "STATISTIC"]
+
+#: Where ``detect`` leaves the enterprise's current score in ``history.memo``, for the daemon's calibration.
+STATISTIC = "evidence_score"
 
 #: Events per month a firm in distress would see, per class: the alternative of each event's likelihood ratio.
 DISTRESS_RATES: Mapping[str, float] = {
-    "suit_cash": 0.15, "suit_other": 0.08, "enforcement": 0.15,
-    "tax_large": 0.05, "tax_small": 0.02, "penalty": 0.02, "penalty_labour": 0.05,
-    "abnormal_operation": 0.05, "capital_cut": 0.05, "legal_representative": 0.05,
+    "suit_wages": 0.06, "suit_lender": 0.05, "suit_supplier": 0.06, "suit_other": 0.02, "enforcement": 0.05,
+    "tax_large": 0.03, "tax_small": 0.01, "penalty": 0.01, "penalty_labour": 0.02,
+    "abnormal_unreachable": 0.03, "abnormal_operation": 0.01, "capital_cut": 0.01, "legal_representative": 0.01,
+    "housing_fund_halved": 0.03,
 }
 #: Base rates used until the portfolio has measured its own (per firm-month, any size).
 DEFAULT_BASE_RATES: Mapping[str, float] = {
-    "suit_cash": 0.004, "suit_other": 0.003, "enforcement": 0.0005,
+    "suit_wages": 0.002, "suit_lender": 0.001, "suit_supplier": 0.003, "suit_other": 0.002, "enforcement": 0.0005,
     "tax_large": 0.0002, "tax_small": 0.0003, "penalty": 0.003, "penalty_labour": 0.0005,
-    "abnormal_operation": 0.0005, "capital_cut": 0.0003, "legal_representative": 0.0006,
+    "abnormal_unreachable": 0.0003, "abnormal_operation": 0.002, "capital_cut": 0.0005, "legal_representative": 0.001,
+    "housing_fund_halved": 0.0005,
 }
 FAMILY_OF_CLASS: Mapping[str, str] = {
-    "suit_cash": "litigation", "suit_other": "litigation", "enforcement": "litigation",
+    "suit_wages": "litigation", "suit_lender": "litigation", "suit_supplier": "litigation", "suit_other": "litigation",
+    "enforcement": "litigation", "abnormal_unreachable": "administrative", "housing_fund_halved": "workforce",
     "tax_large": "administrative", "tax_small": "administrative", "penalty": "administrative",
     "penalty_labour": "administrative", "abnormal_operation": "administrative",
     "capital_cut": "registration", "legal_representative": "registration",
@@ -108,9 +119,13 @@ class EvidenceScore:
     ----------
     signal
         Reported name.
+    false_alert_budget
+        False alerts per 100 healthy firm-years the threshold is set for, on the portfolio's own crossings;
+        None keeps ``threshold`` fixed.
     threshold
-        Log-likelihood ratio at which the score alerts (medium); see the module docstring for how it maps
-        to false alerts per firm-year.
+        Log-likelihood ratio at which the score alerts (medium) until the portfolio has calibrated it.
+    threshold_bounds
+        The calibrated threshold is kept within these.
     severity_steps
         Multiples of ``threshold`` at which the finding is high and critical.
     hold
@@ -138,6 +153,10 @@ class EvidenceScore:
         Most one month can add to the score.
     event_cap
         Most one event can add.
+    event_decay
+        Count a month without events as evidence against distress (the Poisson likelihood ratio's other term).
+    event_prior
+        Expected events the firm's own propensity for a family of events is pulled towards the portfolio's by.
     distress_rates
         Events per month of each class for a firm in distress (overrides ``DISTRESS_RATES``).
     history_months
@@ -166,7 +185,9 @@ class EvidenceScore:
     """
 
     signal: str
-    threshold: float = 5.0
+    false_alert_budget: float | None = 2.0
+    threshold: float = 4.0
+    threshold_bounds: tuple[float, float] = (2.5, 10.0)
     severity_steps: tuple[float, float] = (1.6, 2.5)
     hold: float = 0.6
     leave_ratio: float = 2.0
@@ -185,6 +206,8 @@ class EvidenceScore:
     total_cap: float = 4.0
     event_cap: float = 3.0
     distress_rates: Mapping[str, float] = field(default_factory=dict)
+    event_decay: bool = True
+    event_prior: float = 1.0
     history_months: int = 48
     family: str = "enterprise"
     same_change_months: int = 3
@@ -192,6 +215,12 @@ class EvidenceScore:
     def __post_init__(self) -> None:
         if not self.threshold > 0 or not math.isfinite(self.threshold):
             raise BadParameter("threshold must be a positive number")
+        if self.false_alert_budget is not None and not (
+                math.isfinite(self.false_alert_budget) and 0 < self.false_alert_budget <= 100):
+            raise BadParameter("false_alert_budget must be a number of false alerts per 100 firm-years in (0, 100]")
+        lo, hi = self.threshold_bounds
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+            raise BadParameter("threshold_bounds must be two positive numbers, low <= high")
         a, b = self.severity_steps
         if not 1.0 < a < b:
             raise BadParameter("severity_steps must be two increasing multiples of the threshold above 1")
@@ -321,20 +350,53 @@ class EvidenceScore:
 
     def _events(self, history: History, timeline: np.ndarray, peers: PeerBaseline | None,
                 band: int) -> tuple[dict[str, np.ndarray], list]:
+        """Per family, each month's evidence from bad-news events.
+
+        The base rate of each class is the portfolio's for firms of this size,
+        times the firm's own propensity for that family of events: its own
+        count over months older than ``baseline_gap`` against what the
+        portfolio's rates expected there, pulled towards 1 by
+        ``event_prior`` expected events (a firm that is always in court is
+        less news when it is sued again; Gamma-Poisson shrinkage).
+        """
         rates = {**DISTRESS_RATES, **{k: float(v) for k, v in self.distress_rates.items()}}
-        by_family = {f: np.zeros(len(timeline)) for f in ("litigation", "administrative", "registration")}
-        used = []
-        for t, cls in classified_events(history):
-            if not len(timeline) or t < timeline[0] or t > timeline[-1]:
-                continue
-            base = peers.event_rate.get(cls) if peers is not None else None
-            l0 = base[band] if base else DEFAULT_BASE_RATES[cls]
-            l1 = rates[cls]
-            w = min(math.log(l1 / min(l0, 0.9 * l1)), self.event_cap)
+        n = len(timeline)
+        by_family = {f: np.zeros(n) for f in ("workforce", "litigation", "administrative", "registration")}
+        used: list = []
+        if not n:
+            return by_family, used
+        base: dict[str, float] = {}
+        for cls_name in rates:
+            measured = peers.event_rate.get(cls_name) if peers is not None else None
+            base[cls_name] = min(measured[band] if measured else DEFAULT_BASE_RATES[cls_name], 0.9 * rates[cls_name])
+        events = [(t, cls) for t, cls in classified_events(history) if timeline[0] <= t <= timeline[-1]]
+        # the firm's own propensity per family, from months older than baseline_gap
+        counts = {f: np.zeros(n) for f in by_family}
+        for t, cls in events:
             pos = int(np.searchsorted(timeline, t))
-            if pos < len(timeline) and timeline[pos] == t:
-                by_family[FAMILY_OF_CLASS[cls]][pos] += w
-                used.append((t, cls, w))
+            if pos < n and timeline[pos] == t:
+                counts[FAMILY_OF_CLASS[cls]][pos] += 1
+        j = np.searchsorted(timeline, timeline - self.baseline_gap, side="left")
+        propensity = {}
+        for f, c in counts.items():
+            expected_month = sum(base[k] for k in rates if FAMILY_OF_CLASS[k] == f)
+            own = np.where(j > 0, np.cumsum(c)[np.maximum(j - 1, 0)], 0.0)
+            seen = j.astype(float) * expected_month
+            propensity[f] = (own + self.event_prior) / (seen + self.event_prior) if expected_month > 0 else np.ones(n)
+        if self.event_decay:
+            # a month without any such event is (weak) evidence against distress: -(l1 - l0) per class
+            for cls_name, l1 in rates.items():
+                f = FAMILY_OF_CLASS[cls_name]
+                by_family[f] -= np.maximum(l1 - base[cls_name] * propensity[f], 0.0)
+        for t, cls in events:
+            pos = int(np.searchsorted(timeline, t))
+            if pos >= n or timeline[pos] != t:
+                continue
+            f = FAMILY_OF_CLASS[cls]
+            l0 = min(base[cls] * float(propensity[f][pos]), 0.9 * rates[cls])
+            w = min(math.log(rates[cls] / l0), self.event_cap)
+            by_family[f][pos] += w
+            used.append((t, cls, w))
         return by_family, used
 
     # -- the score -------------------------------------------------------------------------
@@ -349,10 +411,28 @@ class EvidenceScore:
         start = wd.get("start")
         band = size_band(float(np.max(start))) if start is not None and len(start) else 0
         ez, used = self._events(history, timeline, peers, band)
-        fam = {"workforce": wz, "utilities": uz, **ez}
+        fam = {"workforce": wz + ez.pop("workforce"), "utilities": uz, **ez}
         return timeline, fam, {"workforce": wd, "utilities": ud, "events": used, "band": band}
 
-    def _run(self, fam: dict[str, np.ndarray]) -> tuple[np.ndarray, _Run | None]:
+    def effective_threshold(self, peers: PeerBaseline | None) -> tuple[float, str]:
+        """(threshold, how it was set): from the false-alert budget on the portfolio's own crossings when it
+        has seen enough of them, else ``threshold``."""
+        if self.false_alert_budget is not None and peers is not None:
+            h = peers.threshold_for(self.false_alert_budget)
+            if h is not None:
+                lo, hi = self.threshold_bounds
+                return min(max(h, lo), hi), "calibrated"
+        return self.threshold, "configured"
+
+    def statistic(self, history: History, peers: PeerBaseline | None = None) -> float:
+        """The score now (0 when there is nothing to score)."""
+        timeline, fam, _ = self.score(history, peers)
+        if not len(timeline):
+            return 0.0
+        path, _ = self._run(fam, self.threshold)
+        return float(path[-1])
+
+    def _run(self, fam: dict[str, np.ndarray], threshold: float) -> tuple[np.ndarray, _Run | None]:
         total = np.minimum(sum(fam.values()), self.total_cap)
         n = len(total)
         path = np.empty(n)
@@ -366,10 +446,10 @@ class EvidenceScore:
             path[k] = s
             starts[k] = run_start if s > 0 else k
         last = n - 1
-        if path[last] < self.hold * self.threshold or path[last] <= 0:
+        if path[last] < self.hold * threshold or path[last] <= 0:
             return path, None
         r0 = int(starts[last])
-        above = np.flatnonzero(path[r0:] >= self.threshold)
+        above = np.flatnonzero(path[r0:] >= threshold)
         if not len(above):
             return path, None
         alarm = r0 + int(above[0])
@@ -384,15 +464,17 @@ class EvidenceScore:
                peers: PeerBaseline | None = None) -> list[Detection]:
         timeline, fam, detail = self.score(history, peers)
         if not len(timeline):
+            history.memo[STATISTIC] = 0.0
             return []
-        path, run = self._run(fam)
+        h, how = self.effective_threshold(peers)
+        path, run = self._run(fam, h)
+        history.memo[STATISTIC] = float(path[-1])
         if run is None:
             return []
-        return [self._finding(history, timeline, fam, detail, path, run)]
+        return [self._finding(history, timeline, fam, detail, path, run, h, how)]
 
     def _finding(self, history: History, timeline: np.ndarray, fam: dict[str, np.ndarray], detail: dict,
-                 path: np.ndarray, run: _Run) -> Detection:
-        h = self.threshold
+                 path: np.ndarray, run: _Run, h: float, how: str) -> Detection:
         if run.peak >= self.severity_steps[1] * h:
             severity = Severity.CRITICAL
         elif run.peak >= self.severity_steps[0] * h:
@@ -414,7 +496,7 @@ class EvidenceScore:
         events = tuple({"period": period_at(int(t)), "class": cls, "weight": round(w, 2)}
                        for t, cls, w in detail["events"] if t >= begin_month)
         contributing = sorted((f for f, v in run.contributions.items() if v >= 0.5), key=lambda f: -run.contributions[f])
-        note = "; ".join(f"{f} {run.contributions[f]:+.1f}" for f in contributing)
+        note = "; ".join(f"{f} {run.contributions[f]:+.1f}" for f in contributing) + f" (threshold {h:.2f}, {how})"
         series = {"periods": periods, "score": [round(float(v), 3) for v in path.tolist()]}
         if wd:
             pos = {int(t): k for k, t in enumerate(wd["months"].tolist())}

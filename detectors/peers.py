@@ -47,17 +47,30 @@ HC = ("firms", "left", "joined", "start", "pairs", "l_dev", "l_prod", "j_dev", "
 _U = ("n1", "d1", "d1sq", "n2", "d2sq")
 USAGE_KINDS = ("electricity", "water", "gas")
 #: Bad-news events the evidence score counts, each counted once per case.
-EVENT_CLASSES = ("suit_cash", "suit_other", "enforcement", "tax_large", "tax_small", "penalty", "penalty_labour",
-                 "abnormal_operation", "capital_cut", "legal_representative")
+EVENT_CLASSES = ("suit_wages", "suit_lender", "suit_supplier", "suit_other", "enforcement", "tax_large", "tax_small",
+                 "penalty", "penalty_labour", "abnormal_unreachable", "abnormal_operation", "capital_cut",
+                 "legal_representative", "housing_fund_halved")
 
-# Causes of action that mean the firm is short of cash: wages, labour, lenders, unpaid suppliers.
-CASH_CAUSES = frozenset({
-    "劳动争议", "追索劳动报酬纠纷", "劳务合同纠纷", "确认劳动关系纠纷", "拖欠工资纠纷", "劳动合同纠纷",
-    "民间借贷纠纷", "金融借款合同纠纷", "借款合同纠纷", "小额借款合同纠纷", "融资租赁合同纠纷", "票据追索权纠纷",
-    "买卖合同纠纷", "欠款纠纷", "建设工程施工合同纠纷", "承揽合同纠纷", "追偿权纠纷", "保证合同纠纷",
-})
+# Causes of action that mean the firm is short of cash, by who is owed: its staff, its lenders, its suppliers.
+WAGE_CAUSES = frozenset({"劳动争议", "追索劳动报酬纠纷", "劳务合同纠纷", "确认劳动关系纠纷", "拖欠工资纠纷", "劳动合同纠纷",
+                         "经济补偿金纠纷", "追索劳动报酬", "社会保险纠纷"})
+LENDER_CAUSES = frozenset({"民间借贷纠纷", "金融借款合同纠纷", "借款合同纠纷", "小额借款合同纠纷", "融资租赁合同纠纷",
+                           "票据追索权纠纷", "追偿权纠纷", "保证合同纠纷", "企业借贷纠纷"})
+SUPPLIER_CAUSES = frozenset({"买卖合同纠纷", "欠款纠纷", "建设工程施工合同纠纷", "承揽合同纠纷", "租赁合同纠纷",
+                             "房屋租赁合同纠纷", "服务合同纠纷", "加工合同纠纷", "运输合同纠纷"})
+_UNREACHABLE_WORDS = ("无法联系", "下落不明")
 _LABOUR_PENALTY_WORDS = ("社会保险", "工资", "劳动报酬", "欠缴", "逾期未缴")
 _CLIP = 1.0  # one month's log change of a meter counts for at most this much in the peer moments
+
+
+#: Score levels whose up-crossings the daemon counts, per month, to calibrate the evidence score's threshold.
+CALIBRATION_LEVELS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
+
+
+def crossings(before: float, after: float) -> np.ndarray:
+    """Which calibration levels a score moving from ``before`` to ``after`` crossed upwards (1.0 each)."""
+    lv = np.asarray(CALIBRATION_LEVELS)
+    return ((before < lv) & (after >= lv)).astype(float)
 
 
 def cell_width(table: str) -> int:
@@ -66,6 +79,8 @@ def cell_width(table: str) -> int:
         return len(HC)
     if table.startswith("u."):
         return len(_U)
+    if table == "cal":
+        return len(CALIBRATION_LEVELS)
     return len(SIZE_BANDS) + 1
 
 
@@ -87,14 +102,22 @@ def event_class(event_type: str, data: Mapping) -> str | None:
             return "enforcement"
         if stage == "judgment":
             return None  # the same case again; counted when filed
-        return "suit_cash" if str(data.get("cause", "")).strip() in CASH_CAUSES else "suit_other"
+        cause = str(data.get("cause", "")).strip()
+        if cause in WAGE_CAUSES:
+            return "suit_wages"
+        if cause in LENDER_CAUSES:
+            return "suit_lender"
+        return "suit_supplier" if cause in SUPPLIER_CAUSES else "suit_other"
     if event_type == "tax_arrears":
         return "tax_large" if _num(data.get("amount")) >= 50_000 else "tax_small"
     if event_type == "penalty":
         reason = str(data.get("reason", ""))
         return "penalty_labour" if any(w in reason for w in _LABOUR_PENALTY_WORDS) else "penalty"
     if event_type == "abnormal_operation":
-        return "abnormal_operation" if data.get("status") == "listed" else None
+        if data.get("status") != "listed":
+            return None
+        reason = str(data.get("reason", ""))
+        return "abnormal_unreachable" if any(w in reason for w in _UNREACHABLE_WORDS) else "abnormal_operation"
     if event_type == "registration_change":
         fld = data.get("field")
         if fld == "legal_representative":
@@ -124,6 +147,13 @@ def segment_of(history: History) -> str:
 def classified_events(history: History) -> list[tuple[int, str]]:
     """(month index, class) of the firm's bad-news events, each case once (its first filing)."""
     out: list[tuple[int, str]] = []
+    hf = history.monthly.get("housing_fund")
+    if hf is not None and len(hf) > 1:
+        # contributors halved from one month to the next: the firm stopped paying for many of its staff
+        idx, c = hf.index, hf.values[:, 0]
+        for k in range(1, len(idx)):
+            if idx[k] - idx[k - 1] == 1 and c[k - 1] >= 2 and c[k] <= 0.5 * c[k - 1]:
+                out.append((int(idx[k]), "housing_fund_halved"))
     seen: set[tuple[str, str]] = set()
     for e in sorted(history.discrete, key=lambda e: (e.occurred_at, e.event_id)):
         cls = event_class(e.type, e.data)
@@ -134,7 +164,7 @@ def classified_events(history: History) -> list[tuple[int, str]]:
             continue
         seen.add((cls, str(case)))
         out.append((period_index(e.period), cls))
-    return out
+    return sorted(out)
 
 
 Sums = dict[tuple[str, str, int], np.ndarray]
@@ -261,6 +291,9 @@ class PeerBaseline:
     #: events per firm-month, per class and size band
     event_rate: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     firms: int = 0
+    #: up-crossings of each calibration level per 100 firm-years over the last year, and the firm-months behind
+    crossing_rate: tuple[float, ...] = ()
+    crossing_exposure: float = 0.0
 
     @classmethod
     def from_sums(cls, sums: Mapping[tuple[str, str, int], np.ndarray], *, min_firms: int = 30,
@@ -269,8 +302,11 @@ class PeerBaseline:
         usage: dict[str, dict[int, np.ndarray]] = {}
         events: dict[str, np.ndarray] = {}
         firm_months = np.zeros(len(SIZE_BANDS) + 1)
+        cal: dict[int, np.ndarray] = {}
         for (seg, table, t), cell in sums.items():
-            if table == "hc":
+            if table == "cal":
+                cal[t] = cell
+            elif table == "hc":
                 hc.setdefault(seg, {})[t] = cell
             elif table.startswith("u.") and seg == "":
                 usage.setdefault(table[2:], {})[t] = cell
@@ -318,9 +354,47 @@ class PeerBaseline:
         rates = {}
         for cls_name, cell in events.items():
             rates[cls_name] = tuple(float((cell[b] + 0.5) / (firm_months[b] + 50.0)) for b in range(len(cell)))
+        crossing_rate: tuple[float, ...] = ()
+        exposure = 0.0
+        if cal:
+            last = max(cal)
+            recent = [t for t in cal if t > last - 12]
+            counts = sum(cal[t] for t in recent)
+            exposure = float(sum(hc.get("", {}).get(t, np.zeros(len(HC)))[0] for t in recent))
+            if exposure > 0:
+                crossing_rate = tuple(float(1200.0 * c / exposure) for c in counts)
         return cls(leave=leave, join=join, usage=u_index, usage_noise=u_noise,
                    leave_size=_size(dev_l, prod_l, default_size), join_size=_size(dev_j, prod_j, default_size),
-                   event_rate=rates, firms=most)
+                   event_rate=rates, firms=most, crossing_rate=crossing_rate, crossing_exposure=exposure)
+
+    def threshold_for(self, budget: float, *, min_exposure: float = 6000.0, min_crossings: float = 40.0) -> float | None:
+        """The score level at which firms that are not sliding cross about ``budget`` times per 100 firm-years.
+
+        Read off the portfolio itself (an empirical null): the up-crossing
+        rate of low levels is dominated by the firms that perform, since those
+        are most of the portfolio; the few sliding firms add a floor that
+        hardly depends on the level (each crosses every level once on its way
+        up), measured at the highest level and taken off. The null part falls
+        exponentially with the level (a CUSUM's tail); its fit over the lower
+        levels is solved for ``budget``. None until a year of enough firms has
+        been seen (``min_exposure`` firm-months, ``min_crossings`` at the
+        fitted levels).
+        """
+        if not self.crossing_rate or self.crossing_exposure < min_exposure:
+            return None
+        lv = np.asarray(CALIBRATION_LEVELS)
+        rate = np.asarray(self.crossing_rate)
+        floor = rate[-1]
+        null = rate - floor
+        fit = (lv <= 3.0) & (null > 0)
+        if fit.sum() < 3 or null[fit][-1] * self.crossing_exposure / 1200.0 < min_crossings / 4:
+            return None
+        if rate[0] * self.crossing_exposure / 1200.0 < min_crossings:
+            return None
+        slope, intercept = np.polyfit(lv[fit], np.log(null[fit]), 1)
+        if slope >= -0.1:
+            return None
+        return float((math.log(budget) - intercept) / slope)
 
     def flow_rates(self, segment: str, months: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """Pooled leaver and joiner rates for ``months`` (NaN where the peers are too few)."""

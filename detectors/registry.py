@@ -141,7 +141,7 @@ def build_detectors(settings: Mapping[str, Mapping[str, Any]] | None = None,
     dets = {}
     for signal in chosen:
         s = settings.get(signal, {})
-        if s.get("enabled", True) is False:
+        if s.get("enabled", CATALOGUE[signal].enabled) is False:
             continue
         dets[signal] = _make(signal, s)
     standalone = frozenset(s for s in dets if CATALOGUE[s].standalone)

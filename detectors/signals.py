@@ -90,6 +90,8 @@ class Signal:
     standalone: bool = False
     #: Built from the other families' evidence itself: it neither backs other findings nor is backed by them.
     aggregate: bool = False
+    #: Runs unless config says ``enabled = false``; a signal off by default runs when config says ``true``.
+    enabled: bool = True
 
     def __post_init__(self) -> None:
         for key, value in self.defaults.items():
@@ -145,13 +147,13 @@ CATALOGUE: dict[str, Signal] = {s.name: s for s in (
                 severity=Severity.CRITICAL), standalone=True),
     Signal("abnormal_operation_listed", "administrative", "列入经营异常名录", "Listed for abnormal operation",
            ListingRule, dict(event_type="abnormal_operation", on="listed", off="removed", key_field=None,
-                             severity=Severity.MEDIUM)),
+                             severity=Severity.LOW)),
     Signal("tax_arrears", "administrative", "欠税公告", "Tax arrears announced", OneOffRule,
            dict(event_type="tax_arrears", severity=Severity.HIGH, amount_low=50_000.0, amount_high=1_000_000.0)),
     Signal("legal_representative_change", "registration", "法定代表人变更", "Legal representative changed", OneOffRule,
            dict(event_type="registration_change", severity=Severity.LOW, field="field", value="legal_representative")),
     Signal("registered_capital_cut", "registration", "注册资本减少", "Registered capital reduced", OneOffRule,
-           dict(event_type="registration_change", severity=Severity.MEDIUM, field="field", value="registered_capital",
+           dict(event_type="registration_change", severity=Severity.LOW, field="field", value="registered_capital",
                 capital_cut=True)),
 )}
 

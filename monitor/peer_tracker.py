@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detectors.peers import PeerBaseline, Sums, add_sums, diff_sums, firm_sums
+from detectors.peers import PeerBaseline, Sums, add_sums, crossings, diff_sums, firm_sums
 from detectors.records import History
 from store.models import Enterprise
 from store.peers import add_peer_sums, read_peer_sums, replace_peer_sums
@@ -80,6 +80,12 @@ class PeerTracker:
                 continue
             add_sums(self._pending, diff_sums(b, self.contribution(h)))
 
+    def record_score(self, month: int, before: float, after: float) -> None:
+        """Stage the calibration levels one enterprise's score crossed in ``month``."""
+        cell = crossings(before, after)
+        if cell.any():
+            add_sums(self._pending, {("", "cal", month): cell})
+
     def write(self, session: Session) -> None:
         """Last statement of the batch's transaction: add the staged difference to the store's sums."""
         if not self.stale:
@@ -99,7 +105,9 @@ class PeerTracker:
                 chunk: int = 2000) -> None:
         """Sum every enterprise's contribution from the store and make that the sums."""
         ids = list(session.scalars(select(Enterprise.id).order_by(Enterprise.id)))
-        total: Sums = {}
+        # score crossings are counted as they happen, not derived from histories: they survive a rebuild
+        total: Sums = {k: v for k, v in self.sums.items() if k[1] == "cal"}
+        add_sums(total, {k: v for k, v in self._pending.items() if k[1] == "cal"})
         for i in range(0, len(ids), chunk):
             for h in histories(ids[i:i + chunk]).values():
                 add_sums(total, self.contribution(h))

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from alerts.fanout import AlertChange, fan_out
 from alerts.policy import BankPolicy
+from detectors.evidence import STATISTIC
+from detectors.periods import period_index
 from detectors.records import History
 from detectors.registry import DetectorSet, build_detectors
 from detectors.risk import combined_risk
@@ -343,6 +345,7 @@ class Pipeline:
         risks: dict[str, Severity] = {}
         enterprise_rows = []
         peers = self.peers.baseline()
+        scores = dict(session.execute(select(Enterprise.id, Enterprise.score).where(Enterprise.id.in_(ids))).all())
         tolerance = self.detectors.same_change_months
         for eid, history in histories.items():
             found = self.detectors.run(history, peers=peers)
@@ -364,11 +367,15 @@ class Pipeline:
                 risk = None
             if risk is not None:
                 risks[eid] = risk
-            enterprise_rows.append({"id": eid, "last_period": as_of, "risk_level": int(risk or 0),
+            score = history.memo.get(STATISTIC)
+            if score is not None and as_of:
+                self.peers.record_score(period_index(as_of), scores.get(eid) or 0.0, score)
+            enterprise_rows.append({"id": eid, "last_period": as_of, "risk_level": int(risk or 0), "score": score,
                                     "pending_detection": False, "updated_at": now})
         stmt = insert_for(session, Enterprise.__table__)
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
             "last_period": stmt.excluded.last_period, "risk_level": stmt.excluded.risk_level,
+            "score": stmt.excluded.score,
             "pending_detection": stmt.excluded.pending_detection, "updated_at": stmt.excluded.updated_at})
         session.connection().execute(stmt, enterprise_rows)
         if changes:

@@ -50,6 +50,9 @@ class Enterprise(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     last_period: Mapped[str | None] = mapped_column(PERIOD)
     risk_level: Mapped[int] = mapped_column(Integer, default=0)
+    #: the enterprise's evidence score (``detectors.evidence``) at its last detection: the next detection
+    #: counts the levels it crossed, which is how the portfolio calibrates its own threshold
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
     pending_detection: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime | None]
 

@@ -1,4 +1,4 @@
-"""peer sums: what the portfolio did per month, for peer-relative detection
+"""peer sums and the evidence score: what the portfolio did per month, for peer-relative detection
 
 Revision ID: 0004_peer_sums
 Revises: 0003_rejected_once
@@ -14,6 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("enterprises", sa.Column("score", sa.Float, nullable=True))
     op.create_table(
         "peer_sums",
         sa.Column("segment", sa.String(64), primary_key=True),
@@ -25,3 +26,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("peer_sums")
+    with op.batch_alter_table("enterprises") as batch:
+        batch.drop_column("score")
