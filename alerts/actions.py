@@ -11,30 +11,26 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from alerts.audit import record
+from alerts.exceptions import AlertNotFound, InvalidAction
 from store.models import AlertRow
 
-__all__ = ["ActionError", "RESOLUTION_CODES", "FEEDBACK", "acknowledge", "assign", "comment", "resolve",
-           "feedback", "get_alert"]
+__all__ = ["RESOLUTION_CODES", "FEEDBACK", "acknowledge", "assign", "comment", "resolve", "feedback", "get_alert"]
 
 RESOLUTION_CODES = ("repaid", "restructured", "collateral_enforced", "written_off", "false_alarm", "risk_accepted",
                     "returned_to_normal", "other")
 FEEDBACK = ("true_positive", "false_positive")
 
 
-class ActionError(ValueError):
-    """The action cannot be applied; the message says why."""
-
-
 def get_alert(session: Session, bank_id: str, alert_id: str) -> AlertRow:
     alert = session.get(AlertRow, alert_id)
     if alert is None or alert.bank_id != bank_id:  # another bank's alert is as good as absent
-        raise ActionError(f"no alert {alert_id} for bank {bank_id}")
+        raise AlertNotFound(f"no alert {alert_id} for bank {bank_id}")
     return alert
 
 
 def _who(by: str) -> str:
     if not by or not by.strip():
-        raise ActionError("say who is acting (--by)")
+        raise InvalidAction("say who is acting (--by)")
     return by.strip()
 
 
@@ -48,7 +44,7 @@ def acknowledge(session: Session, bank_id: str, alert_id: str, *, by: str, now: 
 def assign(session: Session, bank_id: str, alert_id: str, *, to: str, by: str, now: datetime) -> AlertRow:
     a = get_alert(session, bank_id, alert_id)
     if not to.strip():
-        raise ActionError("assign to whom?")
+        raise InvalidAction("assign to whom?")
     previous = a.assignee
     a.assignee, a.updated_at = to.strip(), now
     record(session, "assigned", at=now, bank_id=bank_id, alert_id=a.id, enterprise_id=a.enterprise_id,
@@ -59,7 +55,7 @@ def assign(session: Session, bank_id: str, alert_id: str, *, to: str, by: str, n
 def comment(session: Session, bank_id: str, alert_id: str, *, text: str, by: str, now: datetime) -> AlertRow:
     a = get_alert(session, bank_id, alert_id)
     if not text.strip():
-        raise ActionError("the comment is empty")
+        raise InvalidAction("the comment is empty")
     record(session, "commented", at=now, bank_id=bank_id, alert_id=a.id, enterprise_id=a.enterprise_id,
            actor=_who(by), text=text.strip())
     return a
@@ -69,9 +65,9 @@ def resolve(session: Session, bank_id: str, alert_id: str, *, code: str, by: str
             note: str | None = None) -> AlertRow:
     a = get_alert(session, bank_id, alert_id)
     if code not in RESOLUTION_CODES:
-        raise ActionError(f"unknown resolution code {code!r}; valid: {', '.join(RESOLUTION_CODES)}")
+        raise InvalidAction(f"unknown resolution code {code!r}; valid: {', '.join(RESOLUTION_CODES)}")
     if a.status == "resolved":
-        raise ActionError(f"alert {alert_id} is already resolved ({a.resolution_code})")
+        raise InvalidAction(f"alert {alert_id} is already resolved ({a.resolution_code})")
     a.status, a.resolution_code, a.resolved_by, a.resolved_at, a.updated_at = "resolved", code, _who(by), now, now
     record(session, "resolved", at=now, bank_id=bank_id, alert_id=a.id, enterprise_id=a.enterprise_id, actor=by,
            code=code, note=note)
@@ -82,7 +78,7 @@ def feedback(session: Session, bank_id: str, alert_id: str, *, verdict: str, by:
              note: str | None = None) -> AlertRow:
     a = get_alert(session, bank_id, alert_id)
     if verdict not in FEEDBACK:
-        raise ActionError(f"feedback must be one of {', '.join(FEEDBACK)}")
+        raise InvalidAction(f"feedback must be one of {', '.join(FEEDBACK)}")
     a.feedback, a.updated_at = verdict, now
     record(session, "feedback", at=now, bank_id=bank_id, alert_id=a.id, enterprise_id=a.enterprise_id,
            actor=_who(by), verdict=verdict, note=note)

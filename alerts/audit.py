@@ -29,7 +29,8 @@ def record(session: Session, action: str, *, at: datetime, bank_id: str | None =
 
 def query(session: Session, *, bank_id: str | None = None, alert_id: str | None = None,
           enterprise_id: str | None = None, actor: str | None = None, action: str | None = None,
-          since: datetime | None = None, limit: int = 1000) -> list[AuditEntry]:
+          since: datetime | None = None, before_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+    """The latest ``limit`` matching entries (older than entry ``before_id`` when given), oldest first."""
     q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     for column, value in ((AuditEntry.bank_id, bank_id), (AuditEntry.alert_id, alert_id),
                           (AuditEntry.enterprise_id, enterprise_id), (AuditEntry.actor, actor),
@@ -38,4 +39,6 @@ def query(session: Session, *, bank_id: str | None = None, alert_id: str | None 
             q = q.where(column == value)
     if since is not None:
         q = q.where(AuditEntry.at >= since)
+    if before_id is not None:
+        q = q.where(AuditEntry.id < before_id)
     return list(reversed(session.scalars(q).all()))

@@ -12,15 +12,15 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from alerts.message import AlertView, Message
+from alerts.digest import render_digest
+from alerts.message import ALERT_KINDS, AlertView, Message
 from alerts.render import _is_rate, _num, _pct, _pct_level, _severity_text, render, signal_name
+from alerts.silences import render_expiry
 from alerts.views import view_from_dict
 from alerts.webhook import webhook_payload
 from detectors.severity import Severity
 
-__all__ = ["compose", "ALERT_KINDS"]
-
-ALERT_KINDS = ("new", "escalated", "resolved")
+__all__ = ["compose", "ALERT_KINDS"]  # ALERT_KINDS is alerts.message's, named here for the channels
 _HEAD = {"zh-CN": "该企业同时出现的其他信号", "en": "Other signals on this enterprise"}
 _MORE = {"zh-CN": "（另 {n} 项）", "en": " (+{n} more)"}
 
@@ -79,11 +79,7 @@ def compose(kinds: Sequence[str], payloads: Sequence[dict]) -> tuple[Message, di
         raise ValueError("only alert messages are grouped")
     kind = kinds[0]
     if kind == "digest":
-        from alerts.digest import render_digest
-
         return render_digest(payloads[0]), payloads[0]
     if kind == "silence_expired":
-        from alerts.silences import render_expiry
-
         return render_expiry(payloads[0]), payloads[0]
     raise ValueError(f"unknown message kind {kind!r}")

@@ -9,34 +9,31 @@ to the digest are seen here and nowhere else.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from alerts.audit import record
-from alerts.fanout import CHINA, china_today, enqueue
+from alerts.fanout import enqueue
 from alerts.message import Message
 from alerts.policy import BankPolicy
 from alerts.render import _cny, signal_name
+from detectors.periods import CHINA_TZ, as_utc, china_date
 from detectors.severity import Severity
 from store.models import AlertRow, DetectionRow, Enterprise, PipelineState, WatchlistEntry
 
 __all__ = ["build_digest", "queue_digest", "queue_due_digests", "render_digest"]
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-
-
 def build_digest(session: Session, policy: BankPolicy, *, since: datetime, now: datetime) -> dict:
     alerts = session.scalars(select(AlertRow).where(
-        AlertRow.bank_id == policy.bank_id,
+        AlertRow.bank_id == policy.id,
         or_(AlertRow.created_at >= since, AlertRow.updated_at >= since, AlertRow.resolved_at >= since))).all()
     eids = {a.enterprise_id for a in alerts}
     exposure: dict[str, float] = {}
     loans: dict[str, list[str]] = {}
-    for e in session.scalars(select(WatchlistEntry).where(WatchlistEntry.bank_id == policy.bank_id,
+    for e in session.scalars(select(WatchlistEntry).where(WatchlistEntry.bank_id == policy.id,
                                                            WatchlistEntry.enterprise_id.in_(eids))):
         exposure[e.enterprise_id] = exposure.get(e.enterprise_id, 0.0) + float(e.exposure)
         loans.setdefault(e.enterprise_id, []).append(e.loan_id)
@@ -54,18 +51,18 @@ def build_digest(session: Session, policy: BankPolicy, *, since: datetime, now: 
             "assignee": a.assignee, "acknowledged": bool(a.acknowledged_by),
         })
     rows.sort(key=lambda r: (-r["exposure"], -int(Severity.parse(r["severity"])), r["enterprise_id"], r["signal"]))
-    open_total = len(session.scalars(select(AlertRow.id).where(AlertRow.bank_id == policy.bank_id,
+    open_total = len(session.scalars(select(AlertRow.id).where(AlertRow.bank_id == policy.id,
                                                                 AlertRow.status == "open")).all())
-    return {"type": "digest", "version": "1", "bank_id": policy.bank_id, "bank_name": policy.bank_name,
-            "locale": policy.locale, "date": china_today(now).isoformat(), "since": _utc(since).isoformat(),
+    return {"type": "digest", "version": "1", "bank_id": policy.id, "bank_name": policy.name,
+            "locale": policy.locale, "date": china_date(now).isoformat(), "since": as_utc(since).isoformat(),
             "alerts": rows, "open_total": open_total}
 
 
 def queue_digest(session: Session, policy: BankPolicy, *, now: datetime, since: datetime) -> dict:
     payload = build_digest(session, policy, since=since, now=now)
-    enqueue(session, policy, policy.digest_receivers(), dedupe_key=f"digest:{policy.bank_id}:{payload['date']}",
+    enqueue(session, policy, policy.digest_receivers(), dedupe_key=f"digest:{policy.id}:{payload['date']}",
             kind="digest", payload=payload, now=now)
-    record(session, "digest_queued", at=now, bank_id=policy.bank_id, date=payload["date"],
+    record(session, "digest_queued", at=now, bank_id=policy.id, date=payload["date"],
            alerts=len(payload["alerts"]))
     return payload
 
@@ -73,18 +70,18 @@ def queue_digest(session: Session, policy: BankPolicy, *, now: datetime, since: 
 def queue_due_digests(session: Session, policies: dict[str, BankPolicy], now: datetime) -> int:
     """Queue today's digest for every bank whose digest hour (China time) has come; once a day."""
     n = 0
-    local = _utc(now).astimezone(CHINA)
+    local = as_utc(now).astimezone(CHINA_TZ)
     for policy in policies.values():
         if not policy.digest.enabled or local.hour < policy.digest.hour:
             continue
-        key = f"digest:{policy.bank_id}"
+        key = f"digest:{policy.id}"
         state = session.get(PipelineState, key)
         today = local.date().isoformat()
         if state is not None and state.value.split("|")[0] >= today:
             continue
-        since = datetime.fromisoformat(state.value.split("|")[1]) if state else _utc(now) - timedelta(days=1)
+        since = datetime.fromisoformat(state.value.split("|")[1]) if state else as_utc(now) - timedelta(days=1)
         queue_digest(session, policy, now=now, since=since)
-        value = f"{today}|{_utc(now).isoformat()}"
+        value = f"{today}|{as_utc(now).isoformat()}"
         if state is None:
             session.add(PipelineState(key=key, value=value))
         else:

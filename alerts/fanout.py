@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -23,14 +23,17 @@ from alerts.audit import record
 from alerts.channels import redact
 from alerts.identity import alert_id, channel_key
 from alerts.message import AlertView, LoanRef
-from alerts.policy import DEFAULT_INHIBIT, BankPolicy, InhibitRule
+from alerts.policy import BankPolicy, InhibitRule
 from alerts.views import view_to_dict
+from detectors.periods import china_date
 from detectors.severity import Severity
 from store.models import AlertRow, Delivery, DetectionRow, Silence, WatchlistEntry
+from store.transitions import Transition
 
-__all__ = ["AlertChange", "fan_out", "open_alert_for", "enqueue", "china_today", "active_silence"]
+__all__ = ["AlertChange", "fan_out", "enqueue", "active_silence"]
 
-CHINA = timezone(timedelta(hours=8))
+# Detection changes a bank may hear about; ``updated`` (new evidence, same severity) is not news.
+_NEWS = ("new", "escalated", "deescalated", "resolved")
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,6 @@ class AlertChange:
     held: str | None = None
 
 
-def china_today(now: datetime) -> date:
-    return (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(CHINA).date()
-
-
 def _loans(entries: Sequence[WatchlistEntry]) -> tuple[LoanRef, ...]:
     return tuple(LoanRef(e.loan_id, float(e.exposure), e.due_date.isoformat() if e.due_date else None,
                          e.relationship_manager) for e in sorted(entries, key=lambda e: e.loan_id))
@@ -59,7 +58,7 @@ def _loans(entries: Sequence[WatchlistEntry]) -> tuple[LoanRef, ...]:
 def _view(kind: str, alert: AlertRow, det: DetectionRow, policy: BankPolicy, entries: Sequence[WatchlistEntry],
           name: str | None, risk: Severity, previous: int | None, now: datetime) -> AlertView:
     return AlertView(
-        alert_id=alert.id, bank_id=policy.bank_id, bank_name=policy.bank_name, locale=policy.locale,
+        alert_id=alert.id, bank_id=policy.id, bank_name=policy.name, locale=policy.locale,
         kind=kind, enterprise_id=det.enterprise_id, enterprise_name=name, loans=_loans(entries),
         signal=det.signal, change_period=det.start_period, severity=Severity(alert.severity),
         previous_severity=Severity(previous) if previous else None, risk_level=max(risk, Severity(alert.severity)),
@@ -78,7 +77,7 @@ def enqueue(session: Session, policy: BankPolicy, receivers: Sequence[str], *, d
         if url is None:
             continue
         session.add(Delivery(
-            dedupe_key=dedupe_key, alert_id=alert.id if alert else None, bank_id=policy.bank_id,
+            dedupe_key=dedupe_key, alert_id=alert.id if alert else None, bank_id=policy.id,
             enterprise_id=enterprise_id or (alert.enterprise_id if alert else None),
             transition=alert.transitions if alert else 0, kind=kind, channel_key=channel_key(url),
             channel=redact(url), status="pending", attempts=0, next_attempt_at=due, last_error=None,
@@ -129,7 +128,7 @@ def _was_sent(session: Session, aid: str) -> bool:
     return bool(session.scalar(select(exists().where(Delivery.alert_id == aid))))
 
 
-def open_alert_for(
+def _apply(
     session: Session,
     det: DetectionRow,
     kind: str,
@@ -140,13 +139,14 @@ def open_alert_for(
     risk: Severity,
     previous: int | None,
     now: datetime,
-    existing: AlertRow | None = None,
-    inhibit_rules: Sequence[InhibitRule] = DEFAULT_INHIBIT,
 ) -> AlertChange | None:
-    """Apply one detection change to one bank's alert; returns what changed for the bank, if anything."""
-    aid = alert_id(policy.bank_id, det.enterprise_id, det.signal, det.start_period)
-    alert = existing if existing is not None else session.get(AlertRow, aid)
-    audit = {"at": now, "bank_id": policy.bank_id, "alert_id": aid, "enterprise_id": det.enterprise_id}
+    """Apply one detection change to one bank's alert; returns what changed for the bank, if anything.
+
+    Silences and the policy's inhibit rules decide whether it is sent now.
+    """
+    aid = alert_id(policy.id, det.enterprise_id, det.signal, det.start_period)
+    alert = session.get(AlertRow, aid)
+    audit = {"at": now, "bank_id": policy.id, "alert_id": aid, "enterprise_id": det.enterprise_id}
     if kind == "resolved":
         if alert is None or alert.status != "open":
             return None
@@ -164,13 +164,13 @@ def open_alert_for(
 
     loans = [(e.exposure, e.due_date) for e in entries]
     severity = policy.severity_for(det.signal, Severity(det.severity), det.evidence.get("relative_change"),
-                                   loans, china_today(now))
+                                   loans, china_date(now))
     if severity is None:
         if alert is not None and alert.status == "open":
             alert.severity, alert.updated_at = min(alert.severity, det.severity), now
         return None
     if alert is None:
-        alert = AlertRow(id=aid, bank_id=policy.bank_id, enterprise_id=det.enterprise_id, signal=det.signal,
+        alert = AlertRow(id=aid, bank_id=policy.id, enterprise_id=det.enterprise_id, signal=det.signal,
                          change_period=det.start_period, detection_id=det.id, severity=int(severity),
                          status="open", transitions=1, created_at=now, updated_at=now, resolved_at=None)
         session.add(alert)
@@ -198,12 +198,12 @@ def open_alert_for(
         return None
     view = _view(told, alert, det, policy, entries, name, risk, prev, now)
 
-    silence = active_silence(session, policy.bank_id, det.enterprise_id, det.signal, now)
+    silence = active_silence(session, policy.id, det.enterprise_id, det.signal, now)
     if silence is not None:
         alert.silenced_by = silence.id
         record(session, "silenced", **audit, silence_id=silence.id, transition=told)
         return AlertChange(told, alert, view, held="silenced")
-    source = _inhibitor(session, policy.bank_id, det.enterprise_id, det.signal, severity, inhibit_rules)
+    source = _inhibitor(session, policy.id, det.enterprise_id, det.signal, severity, policy.inhibit_rules)
     if source is not None:
         alert.inhibited_by = source.id
         record(session, "inhibited", **audit, by=source.id, by_signal=source.signal, transition=told)
@@ -211,7 +211,7 @@ def open_alert_for(
     alert.silenced_by = alert.inhibited_by = None
     routing = policy.route(severity, det.signal)
     payload = view_to_dict(view)
-    related = _related(session, alert, inhibit_rules)
+    related = _related(session, alert, policy.inhibit_rules)
     if related:
         payload["related"] = related
     queued = 0
@@ -228,38 +228,41 @@ def open_alert_for(
 
 def fan_out(
     session: Session,
-    changes: Sequence[tuple[str, DetectionRow, int | None]],
+    transitions: Sequence[Transition],
     policies: Mapping[str, BankPolicy],
     *,
     names: Mapping[str, str | None],
     risks: Mapping[str, Severity],
     now: datetime,
-    inhibit_rules: Sequence[InhibitRule] = DEFAULT_INHIBIT,
 ) -> list[AlertChange]:
-    """Alerts for every bank watching the enterprises in ``changes`` (kind, detection, previous severity)."""
-    relevant = [c for c in changes if c[0] in ("new", "escalated", "deescalated", "resolved")]
-    if not relevant:
+    """Alerts for every bank in ``policies`` that watches an enterprise of ``transitions``.
+
+    The pipeline passes every configured bank; a watchlist change passes the
+    one bank whose watchlist grew, so only that bank hears about the
+    enterprise's current findings. ``names`` and ``risks`` are per enterprise
+    (its name, its combined risk level).
+    """
+    news = [t for t in transitions if t.kind in _NEWS]
+    if not news:
         return []
     session.flush()  # new detections need their ids
-    eids = sorted({c[1].enterprise_id for c in relevant})
-    watchers: dict[str, dict[str, list[WatchlistEntry]]] = {}
-    for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.enterprise_id.in_(eids))):
+    eids = sorted({t.row.enterprise_id for t in news})
+    watchers: dict[str, dict[str, list[WatchlistEntry]]] = {}  # enterprise -> bank -> that bank's loans
+    for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.enterprise_id.in_(eids),
+                                                              WatchlistEntry.bank_id.in_(sorted(policies)))):
         watchers.setdefault(entry.enterprise_id, {}).setdefault(entry.bank_id, []).append(entry)
-    sources = {s for r in inhibit_rules for s in r.source_signals}
     # Inhibiting signals last: lesser findings of the same pass are queued first and so travel inside
     # the inhibitor's grouped message; only later ones, while it stays open, are held behind it.
-    relevant.sort(key=lambda c: (c[1].signal in sources, c[1].enterprise_id, c[1].signal))
+    sources = frozenset().union(*(p.inhibiting_signals for p in policies.values()))
+    news.sort(key=lambda t: (t.row.signal in sources, t.row.enterprise_id, t.row.signal))
     out: list[AlertChange] = []
-    for kind, det, previous in relevant:
+    for t in news:
+        det = t.row
         for bank_id, entries in sorted(watchers.get(det.enterprise_id, {}).items()):
-            policy = policies.get(bank_id)
-            if policy is None:
-                continue  # bank no longer configured: nobody to tell
             name = names.get(det.enterprise_id) or next((e.name for e in entries if e.name), None)
-            risk = risks.get(det.enterprise_id, Severity(det.severity))
-            k = "new" if kind == "deescalated" else kind
-            change = open_alert_for(session, det, k, policy, entries, name=name, risk=risk,
-                                    previous=previous, now=now, inhibit_rules=inhibit_rules)
+            change = _apply(session, det, "new" if t.kind == "deescalated" else t.kind, policies[bank_id], entries,
+                            name=name, risk=risks.get(det.enterprise_id, Severity(det.severity)),
+                            previous=t.previous_severity, now=now)
             if change is not None:
                 out.append(change)
     return out

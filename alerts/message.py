@@ -15,13 +15,16 @@ from typing import Any, Literal
 from alerts.exceptions import BadAlertView
 from detectors.severity import Severity
 
-__all__ = ["LoanRef", "AlertView", "Message", "LOCALES", "KINDS"]
+__all__ = ["LoanRef", "AlertView", "Message", "LOCALES", "ALERT_KINDS"]
 
 Locale = Literal["zh-CN", "en"]
 Kind = Literal["new", "escalated", "resolved"]
 
+#: The languages messages are written in; a bank's ``locale`` is one of them.
 LOCALES: tuple[str, ...] = ("zh-CN", "en")
-KINDS: tuple[str, ...] = ("new", "escalated", "resolved")
+#: What can happen to an alert that a bank is told about (digests and silence notices are messages too,
+#: but not about one alert).
+ALERT_KINDS: tuple[str, ...] = ("new", "escalated", "resolved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +73,8 @@ class AlertView:
         # Rejecting here, not in render(), keeps a bad view out of the outbox.
         if self.locale not in LOCALES:
             raise BadAlertView(f"unknown locale {self.locale!r}; valid: {', '.join(LOCALES)}")
-        if self.kind not in KINDS:
-            raise BadAlertView(f"unknown alert kind {self.kind!r}; valid: {', '.join(KINDS)}")
+        if self.kind not in ALERT_KINDS:
+            raise BadAlertView(f"unknown alert kind {self.kind!r}; valid: {', '.join(ALERT_KINDS)}")
         try:
             # Views rebuilt from the store carry severities as text.
             object.__setattr__(self, "severity", Severity.parse(self.severity))

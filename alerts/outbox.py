@@ -25,6 +25,8 @@ from alerts.backoff import next_attempt_delay
 from alerts.channels import ChannelResult, deliver
 from alerts.compose import ALERT_KINDS, compose
 from alerts.identity import channel_key
+from alerts.policy import BankPolicy
+from detectors.periods import as_utc
 from store.models import Delivery
 
 __all__ = ["DispatchStats", "dispatch_due", "DeliverySettings"]
@@ -34,6 +36,8 @@ log = logging.getLogger("loanwatch.delivery")
 
 @dataclass(frozen=True)
 class DeliverySettings:
+    """The ``[delivery]`` table: retries, backoff and timeouts of the sender, the same for every bank."""
+
     max_attempts: int = 8
     backoff_base_seconds: float = 30.0
     backoff_cap_seconds: float = 3600.0
@@ -52,9 +56,11 @@ class DispatchStats:
     def attempted(self) -> int:
         return self.sent + self.retrying + self.failed
 
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    def merge(self, other: DispatchStats) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.errors += other.errors
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ def _claim(sessions: sessionmaker[Session], now: datetime, limit: int, lease: ti
             taken = s.execute(
                 update(Delivery)
                 .where(Delivery.id == row.id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
-                .values(next_attempt_at=_utc(now) + lease)
+                .values(next_attempt_at=as_utc(now) + lease)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if taken == 1:
@@ -107,14 +113,19 @@ def _groups(jobs: list[_Job]) -> list[list[_Job]]:
 
 def dispatch_due(
     sessions: sessionmaker[Session],
-    channels_by_bank: Mapping[str, tuple[str, ...]],
+    policies: Mapping[str, BankPolicy],
     settings: DeliverySettings,
     *,
     now: datetime | None = None,
     limit: int = 200,
     send: Callable[..., ChannelResult] = deliver,
 ) -> DispatchStats:
-    """One pass over the deliveries that are due; returns what happened."""
+    """One pass over the deliveries that are due; returns what happened.
+
+    A delivery names its channel by a hash of the URL; the URL itself is
+    looked up in its bank's policy, so a channel removed from the
+    configuration fails its pending deliveries instead of being guessed.
+    """
     now = now or datetime.now(UTC)
     stats = DispatchStats()
     jobs = _claim(sessions, now, limit, timedelta(seconds=3 * settings.timeout_seconds + 30))
@@ -123,7 +134,8 @@ def dispatch_due(
 
     def attempt(group: list[_Job]):
         first = group[0]
-        url = next((u for u in channels_by_bank.get(first.bank_id, ()) if channel_key(u) == first.channel_key), None)
+        policy = policies.get(first.bank_id)
+        url = next((u for u in policy.channels if channel_key(u) == first.channel_key), None) if policy else None
         if url is None:
             return group, ChannelResult(False, "channel is no longer configured for this bank", "?"), True
         try:
@@ -167,7 +179,7 @@ def _record(s: Session, delivery_id: int, result: ChannelResult, permanent: bool
                   result.error)
     else:
         delay = next_attempt_delay(d.attempts, base=settings.backoff_base_seconds, cap=settings.backoff_cap_seconds)
-        d.next_attempt_at, d.last_error = _utc(now) + timedelta(seconds=delay), result.error
+        d.next_attempt_at, d.last_error = as_utc(now) + timedelta(seconds=delay), result.error
         stats.retrying += 1
         record(s, "delivery_failed", **audit, channel=d.channel, kind=d.kind, attempt=d.attempts,
                error=result.error, retry_in_seconds=round(delay))

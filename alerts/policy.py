@@ -81,10 +81,20 @@ class Routing:
 
 @dataclass(frozen=True)
 class BankPolicy:
-    bank_id: str
-    bank_name: str
-    locale: str
-    min_severity: Severity
+    """One ``[[banks]]`` table of the configuration, parsed straight into this.
+
+    ``receivers`` names the bank's apprise URLs (the short form ``channels =
+    [...]`` becomes ``channel-1``, ``channel-2``, ...); without ``routes``
+    every alert at or above ``min_severity`` goes to every receiver.
+    ``inhibit_rules`` are the configuration's ``[[inhibit_rules]]``: part of
+    the policy so that every path that alerts a bank (a detection pass, an
+    enterprise added to its watchlist) holds back the same alerts.
+    """
+
+    id: str
+    name: str
+    locale: str = "zh-CN"
+    min_severity: Severity = Severity.MEDIUM  # findings below are recorded, never sent
     receivers: Mapping[str, str] = field(default_factory=dict)  # name -> apprise URL
     routes: tuple[Route, ...] = ()
     signals: tuple[str, ...] = ()  # of interest; empty: all
@@ -92,17 +102,23 @@ class BankPolicy:
     escalation: Escalation = field(default_factory=Escalation)
     digest: DigestSettings = field(default_factory=DigestSettings)
     group_wait_seconds: float = 0.0
+    inhibit_rules: tuple[InhibitRule, ...] = DEFAULT_INHIBIT
 
     @property
     def channels(self) -> tuple[str, ...]:
-        """Every receiver URL of this bank (the sender looks channels up here)."""
+        """Every receiver URL of this bank: the sender looks a delivery's channel up here."""
         return tuple(self.receivers.values())
+
+    @property
+    def inhibiting_signals(self) -> frozenset[str]:
+        """Signals whose open alerts hold lesser ones back (sources of the inhibit rules)."""
+        return frozenset(s for r in self.inhibit_rules for s in r.source_signals)
 
     def severity_for(self, signal: str, severity: Severity, relative_change: float | None,
                      loans: Sequence[tuple[float, date | None]], today: date) -> Severity | None:
         """This bank's severity for a finding, or None when the bank does not want it.
 
-        >>> p = BankPolicy("b", "B", "en", Severity.MEDIUM, thresholds={"departure_rate_rise": 0.3},
+        >>> p = BankPolicy("b", "B", "en", thresholds={"departure_rate_rise": 0.3},
         ...                escalation=Escalation(exposure_at_least=5e7))
         >>> p.severity_for("departure_rate_rise", Severity.MEDIUM, 0.2, [(1e6, None)], date(2025, 1, 1)) is None
         True

@@ -10,28 +10,28 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.audit import record
+from alerts.exceptions import InvalidAction, SilenceNotFound
 from alerts.fanout import enqueue
 from alerts.message import Message
 from alerts.policy import BankPolicy
 from alerts.render import signal_name
+from detectors.periods import as_utc
 from detectors.severity import Severity
 from store.models import AlertRow, Enterprise, Silence
 
-__all__ = ["SilenceError", "add_silence", "end_silence", "list_silences", "expire_silences", "render_expiry"]
-
-
-class SilenceError(ValueError):
-    """A silence request is wrong; the message says which part."""
+__all__ = ["SilenceView", "add_silence", "end_silence", "list_silences", "expire_silences", "render_expiry"]
 
 
 @dataclass(frozen=True)
 class SilenceView:
+    """A silence as a risk manager lists it; timestamps in UTC, ISO 8601."""
+
     id: int
     bank_id: str
     enterprise_id: str | None
@@ -42,21 +42,23 @@ class SilenceView:
     expires_at: str
     state: str  # active | expired | ended
 
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    @classmethod
+    def of(cls, s: Silence, now: datetime) -> SilenceView:
+        state = "ended" if s.ended_by else ("active" if as_utc(s.expires_at) > as_utc(now) else "expired")
+        return cls(s.id, s.bank_id, s.enterprise_id, s.signal, s.reason, s.author, as_utc(s.created_at).isoformat(),
+                   as_utc(s.expires_at).isoformat(), state)
 
 
 def add_silence(session: Session, bank_id: str, *, enterprise_id: str | None, signal: str | None, reason: str,
                 author: str, expires_at: datetime, now: datetime) -> Silence:
     if not enterprise_id and not signal:
-        raise SilenceError("a silence needs an enterprise, a signal, or both (silencing a whole bank is not allowed)")
+        raise InvalidAction("a silence needs an enterprise, a signal, or both (silencing a whole bank is not allowed)")
     if not reason.strip():
-        raise SilenceError("a silence needs a reason")
+        raise InvalidAction("a silence needs a reason")
     if not author.strip():
-        raise SilenceError("a silence needs an author")
-    if _utc(expires_at) <= _utc(now):
-        raise SilenceError("the expiry must be in the future")
+        raise InvalidAction("a silence needs an author")
+    if as_utc(expires_at) <= as_utc(now):
+        raise InvalidAction("the expiry must be in the future")
     s = Silence(bank_id=bank_id, enterprise_id=enterprise_id, signal=signal, reason=reason, author=author,
                 created_at=now, expires_at=expires_at, expired_notified_at=None, ended_by=None)
     session.add(s)
@@ -69,23 +71,18 @@ def add_silence(session: Session, bank_id: str, *, enterprise_id: str | None, si
 def end_silence(session: Session, bank_id: str, silence_id: int, *, by: str, now: datetime) -> Silence:
     s = session.get(Silence, silence_id)
     if s is None or s.bank_id != bank_id:
-        raise SilenceError(f"no silence #{silence_id} for bank {bank_id}")
-    if s.ended_by or _utc(s.expires_at) <= _utc(now):
-        raise SilenceError(f"silence #{silence_id} is no longer active")
+        raise SilenceNotFound(f"no silence #{silence_id} for bank {bank_id}")
+    if s.ended_by or as_utc(s.expires_at) <= as_utc(now):
+        raise InvalidAction(f"silence #{silence_id} is no longer active")
     s.ended_by, s.expires_at = by, now
     record(session, "silence_ended", at=now, bank_id=bank_id, actor=by, silence_id=s.id)
     return s
 
 
 def list_silences(session: Session, bank_id: str, now: datetime, *, include_old: bool = False) -> list[SilenceView]:
-    out = []
-    for s in session.scalars(select(Silence).where(Silence.bank_id == bank_id).order_by(Silence.id)):
-        state = "ended" if s.ended_by else ("active" if _utc(s.expires_at) > _utc(now) else "expired")
-        if state != "active" and not include_old:
-            continue
-        out.append(SilenceView(s.id, s.bank_id, s.enterprise_id, s.signal, s.reason, s.author,
-                               _utc(s.created_at).isoformat(), _utc(s.expires_at).isoformat(), state))
-    return out
+    views = [SilenceView.of(s, now)
+             for s in session.scalars(select(Silence).where(Silence.bank_id == bank_id).order_by(Silence.id))]
+    return [v for v in views if include_old or v.state == "active"]
 
 
 def expire_silences(session: Session, policies: dict[str, BankPolicy], now: datetime) -> int:
@@ -104,11 +101,11 @@ def expire_silences(session: Session, policies: dict[str, BankPolicy], now: date
             Enterprise.id.in_({a.enterprise_id for a in held} | ({s.enterprise_id} if s.enterprise_id else set()))
         )).all())
         payload = {
-            "type": "silence_expired", "version": "1", "bank_id": s.bank_id, "bank_name": policy.bank_name,
+            "type": "silence_expired", "version": "1", "bank_id": s.bank_id, "bank_name": policy.name,
             "locale": policy.locale, "silence": {
                 "id": s.id, "enterprise_id": s.enterprise_id, "enterprise_name": names.get(s.enterprise_id),
                 "signal": s.signal, "reason": s.reason, "author": s.author,
-                "created_at": _utc(s.created_at).isoformat(), "expires_at": _utc(s.expires_at).isoformat()},
+                "created_at": as_utc(s.created_at).isoformat(), "expires_at": as_utc(s.expires_at).isoformat()},
             "held_alerts": [{"alert_id": a.id, "enterprise_id": a.enterprise_id,
                              "enterprise_name": names.get(a.enterprise_id), "signal": a.signal,
                              "change_period": a.change_period, "severity": Severity(a.severity).label}

@@ -1,57 +1,38 @@
 """Bank watchlists: which enterprises a bank lent to, under which loans.
 
-A CSV is checked whole before anything is written: one bad row is reported
-with its line number and the file is not half-imported. Adding an enterprise
-that already has current findings tells the bank about those (they are news
-to this bank); findings outside the recent window stay quiet.
+Rows arrive checked and typed (``LoanRow``; the bank's CSV is parsed and
+validated at the edge, in ``monitor.watchlist_csv``). Adding an enterprise
+that already has current findings tells the bank about those, through the
+same fan-out as a detection pass (they are news to this bank, and its
+silences and inhibit rules apply); findings outside the recent window stay
+quiet.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.fanout import AlertChange, open_alert_for
+from alerts.fanout import AlertChange, fan_out
 from alerts.policy import BankPolicy
 from detectors.periods import months_between
 from detectors.risk import combined_risk
 from detectors.severity import Severity
 from store.models import DetectionRow, Enterprise, PipelineState, WatchlistEntry
+from store.transitions import Transition
 from store.upsert import insert_for
-from streams.uscc import uscc_problem
 
-__all__ = [
-    "LoanRow",
-    "WatchlistError",
-    "parse_watchlist_csv",
-    "add_entries",
-    "remove_entries",
-    "list_entries",
-    "HEADER",
-]
-
-HEADER = ("enterprise_id", "loan_id", "exposure", "due_date", "relationship_manager", "name")
-REQUIRED = HEADER[:5]
-
-
-class WatchlistError(ValueError):
-    """A watchlist file or entry is wrong; ``errors`` lists every problem with its line."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        super().__init__(
-            "; ".join(errors[:20]) + (f" (and {len(errors) - 20} more)" if len(errors) > 20 else "")
-        )
-        self.errors = list(errors)
+__all__ = ["LoanRow", "add_entries", "remove_entries", "list_entries"]
 
 
 @dataclass(frozen=True)
 class LoanRow:
+    """One of a bank's loans to an enterprise; ``exposure`` in CNY."""
+
     enterprise_id: str
     loan_id: str
     exposure: float
@@ -59,73 +40,12 @@ class LoanRow:
     relationship_manager: str | None
     name: str | None = None
 
-
-def check_row(values: dict[str, str], where: str) -> tuple[LoanRow | None, list[str]]:
-    errors = []
-    eid = (values.get("enterprise_id") or "").strip().upper()
-    problem = uscc_problem(eid)
-    if problem:
-        errors.append(f"{where}: enterprise_id: {problem[1]}")
-    loan = (values.get("loan_id") or "").strip()
-    if not loan:
-        errors.append(f"{where}: loan_id is empty")
-    exposure = None
-    try:
-        exposure = float((values.get("exposure") or "").replace(",", ""))
-        if exposure < 0 or exposure != exposure:
-            errors.append(
-                f"{where}: exposure must be a non-negative amount in CNY, got {values.get('exposure')!r}"
-            )
-    except ValueError:
-        errors.append(f"{where}: exposure {values.get('exposure')!r} is not a number")
-    due = None
-    raw_due = (values.get("due_date") or "").strip()
-    if raw_due:
-        try:
-            due = date.fromisoformat(raw_due)
-        except ValueError:
-            errors.append(f"{where}: due_date {raw_due!r} is not YYYY-MM-DD")
-    else:
-        errors.append(f"{where}: due_date is empty")
-    rm = (values.get("relationship_manager") or "").strip() or None
-    name = (values.get("name") or "").strip() or None
-    if errors:
-        return None, errors
-    return LoanRow(eid, loan, float(exposure), due, rm, name), []
+    @classmethod
+    def of(cls, e: WatchlistEntry) -> LoanRow:
+        return cls(e.enterprise_id, e.loan_id, e.exposure, e.due_date, e.relationship_manager, e.name)
 
 
-def parse_watchlist_csv(text: str, source: str = "watchlist.csv") -> list[LoanRow]:
-    """All rows, or a WatchlistError listing every bad line."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [h for h in REQUIRED if h not in header]
-    if missing:
-        raise WatchlistError(
-            [f"{source}:1: header must have {','.join(HEADER)}; missing {', '.join(missing)}"]
-        )
-    unknown = [h for h in header if h not in HEADER]
-    if unknown:
-        raise WatchlistError([f"{source}:1: unknown column {unknown[0]!r}; valid: {','.join(HEADER)}"])
-    rows, errors, seen = [], [], {}
-    for values in reader:
-        line = reader.line_num
-        values = {(k or "").strip(): v for k, v in values.items()}
-        if None in values or "" in values:
-            errors.append(f"{source}:{line}: more fields than the header")
-            continue
-        row, errs = check_row(values, f"{source}:{line}")
-        errors.extend(errs)
-        if row is not None:
-            if row.loan_id in seen:
-                errors.append(f"{source}:{line}: loan_id {row.loan_id!r} repeats line {seen[row.loan_id]}")
-            seen[row.loan_id] = line
-            rows.append(row)
-    if errors:
-        raise WatchlistError(errors)
-    return rows
-
-
-def _recent(session: Session, window: int) -> str | None:
+def _watermark(session: Session) -> str | None:
     row = session.get(PipelineState, "watermark")
     return row.value if row else None
 
@@ -144,15 +64,13 @@ def add_entries(
     if replace:
         keep = {r.loan_id for r in rows}
         session.execute(
-            delete(WatchlistEntry).where(
-                WatchlistEntry.bank_id == policy.bank_id, WatchlistEntry.loan_id.not_in(keep)
-            )
+            delete(WatchlistEntry).where(WatchlistEntry.bank_id == policy.id, WatchlistEntry.loan_id.not_in(keep))
         )
     existing = {
         e.loan_id: e
         for e in session.scalars(
             select(WatchlistEntry).where(
-                WatchlistEntry.bank_id == policy.bank_id,
+                WatchlistEntry.bank_id == policy.id,
                 WatchlistEntry.loan_id.in_([r.loan_id for r in rows]),
             )
         )
@@ -163,7 +81,7 @@ def add_entries(
         if e is None:
             session.add(
                 WatchlistEntry(
-                    bank_id=policy.bank_id,
+                    bank_id=policy.id,
                     enterprise_id=r.enterprise_id,
                     loan_id=r.loan_id,
                     exposure=r.exposure,
@@ -193,41 +111,22 @@ def add_entries(
 def _alert_current(
     session: Session, policy: BankPolicy, eids: Sequence[str], *, now: datetime, recent_window: int
 ) -> list[AlertChange]:
+    """The newly watched enterprises' active findings, as news to this one bank."""
     if not eids:
         return []
-    watermark = _recent(session, recent_window)
-    out = []
+    watermark = _watermark(session)
     dets = session.scalars(
         select(DetectionRow).where(DetectionRow.enterprise_id.in_(eids), DetectionRow.status == "active")
     ).all()
     by_eid: dict[str, list[DetectionRow]] = {}
     for d in dets:
         by_eid.setdefault(d.enterprise_id, []).append(d)
-    for eid, rows in by_eid.items():
-        entries = session.scalars(
-            select(WatchlistEntry).where(
-                WatchlistEntry.bank_id == policy.bank_id, WatchlistEntry.enterprise_id == eid
-            )
-        ).all()
-        risk = combined_risk((d.signal, Severity(d.severity)) for d in rows) or Severity.LOW
-        ent = session.get(Enterprise, eid)
-        for d in rows:
-            if watermark and months_between(d.start_period, watermark) > recent_window:
-                continue
-            change = open_alert_for(
-                session,
-                d,
-                "new",
-                policy,
-                entries,
-                name=ent.name if ent else None,
-                risk=risk,
-                previous=None,
-                now=now,
-            )
-            if change:
-                out.append(change)
-    return out
+    risks = {eid: combined_risk((d.signal, Severity(d.severity)) for d in rows) or Severity.LOW
+             for eid, rows in by_eid.items()}
+    names = dict(session.execute(select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(list(by_eid)))).all())
+    recent = [Transition("new", d) for d in dets
+              if not (watermark and months_between(d.start_period, watermark) > recent_window)]
+    return fan_out(session, recent, {policy.id: policy}, names=names, risks=risks, now=now)
 
 
 def remove_entries(
@@ -241,11 +140,14 @@ def remove_entries(
     return session.execute(q).rowcount or 0
 
 
-def list_entries(session: Session, bank_id: str) -> list[WatchlistEntry]:
-    return list(
-        session.scalars(
-            select(WatchlistEntry)
-            .where(WatchlistEntry.bank_id == bank_id)
-            .order_by(WatchlistEntry.enterprise_id, WatchlistEntry.loan_id)
-        )
-    )
+def list_entries(session: Session, bank_id: str, *, after: tuple[str, str] | None = None,
+                 limit: int | None = None) -> list[LoanRow]:
+    """The bank's loans by enterprise and loan id; ``after`` is the (enterprise_id, loan_id) of the
+    last loan of the previous page."""
+    q = (select(WatchlistEntry).where(WatchlistEntry.bank_id == bank_id)
+         .order_by(WatchlistEntry.enterprise_id, WatchlistEntry.loan_id).limit(limit))
+    if after is not None:
+        eid, loan = after
+        q = q.where(or_(WatchlistEntry.enterprise_id > eid,
+                        and_(WatchlistEntry.enterprise_id == eid, WatchlistEntry.loan_id > loan)))
+    return [LoanRow.of(e) for e in session.scalars(q)]

@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from alerts.watchlist import LoanRow, add_entries  # noqa: E402
+from alerts.watchlist import LoanRow  # noqa: E402
 from monitor.app import Loanwatch  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
-from monitor.pipeline import policies_from_config  # noqa: E402
 from monitor.simulate import iter_lines, simulate  # noqa: E402
 
 
@@ -67,17 +66,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = parse_config({"global": {"store": f"sqlite:///{tmp}/v.db"}, "banks": banks})
         app = Loanwatch(cfg)
-        policies = policies_from_config(cfg)
         for bank, rows in pf.watchlists.items():
-            with app.sessions.begin() as s:
-                add_entries(s, policies[bank], [LoanRow(r.enterprise_id, r.loan_id, float(r.exposure), None, None,
-                                                        r.name) for r in rows], now=app.clock(), recent_window=12)
+            app.bank(bank).watch(LoanRow(r.enterprise_id, r.loan_id, float(r.exposure), None, None, r.name)
+                                 for r in rows)
         # a month of data at a time, delivering in between, as the live daemon would
         app.ingest(((None, line) for line in iter_lines(pf)), detect_every=len(pf.enterprises) * 4)
         app.deliver_all_due()
         out = {}
         with app.engine.connect() as c:
-            for bank in policies:
+            for bank in cfg.policies:
                 detections = c.execute(text(
                     "select count(*) from detections d where d.status != 'historical' and exists "
                     "(select 1 from watchlist_entries w where w.bank_id = :b and w.enterprise_id = d.enterprise_id)"),

@@ -43,13 +43,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alerts.fanout import AlertChange  # noqa: E402
-from alerts.watchlist import LoanRow, add_entries  # noqa: E402
+from alerts.watchlist import LoanRow  # noqa: E402
 from bench.heldout import baseline as naive  # noqa: E402
 from bench.heldout.replay import arrival_months  # noqa: E402
 from monitor.app import Loanwatch  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
 from monitor.evaluate import AlertRecord, read_outcomes, score  # noqa: E402
-from monitor.pipeline import policies_from_config  # noqa: E402
 from monitor.simulate import simulate, write_portfolio  # noqa: E402
 
 
@@ -141,10 +140,7 @@ def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | No
                             "detectors": detectors,
                             "banks": [{"id": "eval", "name": "eval", "min_severity": min_severity}]})
         app = Loanwatch(cfg, on_alert=on_alert)
-        policy = policies_from_config(cfg)["eval"]
-        with app.sessions.begin() as s:
-            add_entries(s, policy, [LoanRow(eid, f"L{i}", 1e6, None, None, name)
-                                    for i, (eid, name) in enumerate(watch)], now=app.clock(), recent_window=12)
+        app.bank("eval").watch(LoanRow(eid, f"L{i}", 1e6, None, None, name) for i, (eid, name) in enumerate(watch))
         t0, cpu0 = time.perf_counter(), time.process_time()
         accepted = 0
         for month, lines in months:

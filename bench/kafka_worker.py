@@ -99,18 +99,12 @@ channels = []
 
 
 def watch(config: Path, enterprises: list[tuple[str, str | None]]) -> None:
-    from alerts.watchlist import LoanRow, add_entries
+    from alerts.watchlist import LoanRow
     from monitor.app import Loanwatch
     from monitor.config import load_config
-    from monitor.pipeline import policies_from_config
 
-    cfg = load_config(config)
-    app = Loanwatch(cfg)
-    with app.sessions.begin() as s:
-        add_entries(s, policies_from_config(cfg)["bench"],
-                    [LoanRow(eid, f"L{i}", 1e6, None, None, name) for i, (eid, name) in enumerate(enterprises)],
-                    now=app.clock(), recent_window=12)
-    app.close()
+    with Loanwatch(load_config(config)) as app:
+        app.bank("bench").watch(LoanRow(eid, f"L{i}", 1e6, None, None, name) for i, (eid, name) in enumerate(enterprises))
 
 
 def _die_with_parent():

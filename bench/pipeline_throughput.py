@@ -23,10 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.watchlist import LoanRow, add_entries  # noqa: E402
+from alerts.watchlist import LoanRow  # noqa: E402
 from monitor.app import Loanwatch  # noqa: E402
 from monitor.config import parse_config  # noqa: E402
-from monitor.pipeline import policies_from_config  # noqa: E402
 from monitor.simulate import simulate, write_events  # noqa: E402
 from streams.sources import iter_lines  # noqa: E402
 
@@ -63,10 +62,8 @@ def main() -> None:
                             "banks": [{"id": "bench", "name": "bench", "min_severity": "medium"}]})
         base_rss = rss_mib()
         app = Loanwatch(cfg)
-        with app.sessions.begin() as s:
-            add_entries(s, policies_from_config(cfg)["bench"],
-                        [LoanRow(e.enterprise_id, f"L{i}", 1e6, None, None, e.name)
-                         for i, e in enumerate(pf.enterprises)], now=app.clock(), recent_window=12)
+        app.bank("bench").watch(LoanRow(e.enterprise_id, f"L{i}", 1e6, None, None, e.name)
+                                for i, e in enumerate(pf.enterprises))
         del pf
         samples = []
         step = max(1, stats.lines // 10)

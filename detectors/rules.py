@@ -18,9 +18,7 @@ from detectors.peers import PeerBaseline
 from detectors.records import Detection, DiscreteEvent, Evidence, History
 from detectors.severity import Severity
 
-__all__ = ["ListingRule", "OneOffRule", "RULE_KINDS"]
-
-RULE_KINDS = ("listing", "one_off")
+__all__ = ["ListingRule", "OneOffRule"]
 
 
 def _event_dict(e: DiscreteEvent) -> dict:

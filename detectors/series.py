@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.periods import period_at
-from detectors.records import History, MonthlySeries, MonthlyTable
+from detectors.records import MonthlyTable
 
-__all__ = ["METRICS", "series_for", "table_series"]
+__all__ = ["METRICS"]
 
 # metric -> record kind it is read from
 METRICS: dict[str, str] = {
@@ -39,19 +38,3 @@ def _values(metric: str, t: MonthlyTable) -> np.ndarray:
     if metric == "hf_contributors":
         return t.column("contributors")
     raise KeyError(metric)
-
-
-def table_series(metric: str, table: MonthlyTable, last_months: int | None = None) -> MonthlySeries:
-    index, values = table.index, _values(metric, table)
-    if last_months is not None and len(index):
-        keep = index > index[-1] - last_months
-        index, values = index[keep], values[keep]
-    return MonthlySeries(metric, tuple(period_at(int(i)) for i in index), values)
-
-
-def series_for(history: History, metric: str, last_months: int | None = None) -> MonthlySeries:
-    """The metric's series, or an empty one when the enterprise never reported that kind."""
-    table = history.monthly.get(METRICS[metric])
-    if table is None:
-        return MonthlySeries(metric, (), ())
-    return table_series(metric, table, last_months)

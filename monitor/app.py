@@ -1,7 +1,20 @@
 """Loanwatch as a library: one object that owns the store, the pipeline and the sender.
 
-The CLI is a thin layer over this (as datasette's ``serve`` is over
-``Datasette``); tests and the benchmark drive it directly.
+Every user action is a method here or on the bank-scoped ``BankService``
+that ``bank()`` hands out; the CLI is a thin layer over them (as datasette's
+``serve`` is over ``Datasette``), and tests, benchmarks and the HTTP API call
+the same methods. Methods take and return plain data (``alerts.records``,
+``monitor.results``, pages of ``monitor.paging``) and raise only the errors
+of ``monitor.exceptions``, each with a one-line message::
+
+    lw = Loanwatch(load_config("config.toml"))
+    bank = lw.bank("bank_a")
+    bank.import_watchlist(Path("loans.csv").read_text(), source="loans.csv")
+    lw.ingest_files(["events.jsonl"])
+    for alert in bank.alerts(status="open").items:
+        print(alert.alert_id, alert.signal, alert.severity)
+    lw.deliver_all_due()
+    lw.close()
 """
 
 from __future__ import annotations
@@ -11,16 +24,25 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
-from sqlalchemy import func, select
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import SQLAlchemyError
 
+from alerts.digest import queue_due_digests
 from alerts.fanout import AlertChange
-from alerts.outbox import DeliverySettings, DispatchStats, dispatch_due
+from alerts.outbox import DispatchStats, dispatch_due
+from alerts.records import AlertSummary, AuditRecord
+from alerts.silences import expire_silences
 from detectors.registry import DetectorSet
+from monitor.bank import BankService
 from monitor.config import Config
+from monitor.exceptions import InputNotFound, StoreUnavailable, UnknownBank
+from monitor.listings import alerts_page, audit_page, rejected_report
+from monitor.paging import Page
 from monitor.pipeline import IngestStats, Pipeline
-from store.db import migrate, open_engine
-from store.models import AlertRow, Delivery, Enterprise, RejectedEvent
+from monitor.results import RejectedReport
+from store.db import migrate, open_engine, safe_url
 from streams.sources import SpoolDirectory, iter_lines
 
 __all__ = ["Loanwatch"]
@@ -29,15 +51,31 @@ log = logging.getLogger("loanwatch")
 
 
 class Loanwatch:
+    """The store, the pipeline and the sender of one configuration.
+
+    ``clock`` gives "now" (UTC; tests and replays inject one), ``on_alert``
+    is called with every alert change a batch raises, ``detectors`` replaces
+    the configured detector set. Opening the store migrates its schema
+    (``migrate_schema``); a store that cannot be opened is ``StoreUnavailable``.
+    """
+
     def __init__(self, config: Config, *, clock: Callable[[], datetime] | None = None,
                  on_alert: Callable[[AlertChange], None] | None = None, migrate_schema: bool = True,
                  detectors: DetectorSet | None = None) -> None:
         self.config = config
-        self.engine = open_engine(config.store)
-        if migrate_schema:
-            migrate(self.engine)
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.pipeline = Pipeline(config, self.engine, clock=self.clock, on_alert=on_alert, detectors=detectors)
+        self.engine = None
+        try:
+            self.engine = open_engine(config.store)
+            if migrate_schema:
+                migrate(self.engine)
+            self.pipeline = Pipeline(config, self.engine, clock=self.clock, on_alert=on_alert, detectors=detectors)
+        except (SQLAlchemyError, CommandError, ImportError, OSError) as exc:
+            # server down, bad URL, missing driver, failed migration: one line, not a trace
+            if self.engine is not None:
+                self.engine.dispose()
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreUnavailable(f"cannot open the store {safe_url(config.store)}: {reason}") from exc
         self.sessions = self.pipeline.sessions
         self._reload_requested = threading.Event()
         self._reload: Callable[[], Config] | None = None
@@ -45,16 +83,30 @@ class Loanwatch:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Loanwatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL with its password hidden."""
+        return safe_url(self.config.store)
+
+    def bank(self, bank_id: str) -> BankService:
+        """The actions of one configured bank (``UnknownBank`` for any other id)."""
+        policy = self.config.policies.get(bank_id)
+        if policy is None:
+            valid = ", ".join(self.config.policies) or "(none configured)"
+            raise UnknownBank(f"unknown bank {bank_id!r}; banks in {self.config.path}: {valid}")
+        return BankService(policy, self.sessions, clock=self.clock,
+                           recent_window_months=self.config.recent_window_months)
+
     # -- configuration -------------------------------------------------------------
     def reload(self, config: Config) -> None:
         self.pipeline.reload(config)
         self.config = config
-
-    @property
-    def delivery_settings(self) -> DeliverySettings:
-        d = self.config.delivery
-        return DeliverySettings(max_attempts=d.max_attempts, backoff_base_seconds=d.backoff_base_seconds,
-                                backoff_cap_seconds=d.backoff_cap_seconds, timeout_seconds=d.timeout_seconds)
 
     # -- ingest and delivery -------------------------------------------------------
     def ingest(self, items: Iterable[tuple[str | None, str | bytes]], *,
@@ -62,6 +114,11 @@ class Loanwatch:
         return self.pipeline.process(items, detect_every=detect_every)
 
     def ingest_files(self, paths: Sequence[str], *, detect_every: int | None = None) -> IngestStats:
+        """Ingest JSONL files (``-``: standard input); every path is checked before the first is read."""
+        for p in paths:
+            if p != "-" and not Path(p).is_file():
+                raise InputNotFound(f"{p}: no such file")
+
         def lines():
             for p in paths:
                 yield from iter_lines(p)
@@ -71,14 +128,10 @@ class Loanwatch:
         """One sender pass: expired silences and due digests are queued, then due deliveries sent."""
         now = now or self.clock()
         self.housekeeping(now=now)
-        channels = {b.id: b.channels for b in self.config.banks}
-        return dispatch_due(self.sessions, channels, self.delivery_settings, now=now)
+        return dispatch_due(self.sessions, self.pipeline.policies, self.config.delivery, now=now)
 
     def housekeeping(self, *, now: datetime | None = None) -> tuple[int, int]:
         """Tell banks about silences that ran out and queue the daily digests that are due."""
-        from alerts.digest import queue_due_digests
-        from alerts.silences import expire_silences
-
         now = now or self.clock()
         with self.sessions.begin() as s:
             return expire_silences(s, self.pipeline.policies, now), queue_due_digests(s, self.pipeline.policies, now)
@@ -88,10 +141,7 @@ class Loanwatch:
         total = DispatchStats()
         for _ in range(max_passes):
             s = self.deliver()
-            total.sent += s.sent
-            total.retrying += s.retrying
-            total.failed += s.failed
-            total.errors += s.errors
+            total.merge(s)
             if s.attempted == 0 or s.sent + s.failed == 0:
                 break
         return total
@@ -139,7 +189,7 @@ class Loanwatch:
         for f in files:
             if stop.is_set():
                 break
-            _merge(totals, self.ingest(iter_lines(f)))
+            totals.merge(self.ingest(iter_lines(f)))
             self.deliver()
         spool = SpoolDirectory(spool_dir) if spool_dir else None
         while not stop.is_set():
@@ -149,7 +199,7 @@ class Loanwatch:
                 for path in spool.pending():
                     if stop.is_set():
                         break
-                    _merge(totals, self.ingest(spool.lines(path)))
+                    totals.merge(self.ingest(spool.lines(path)))
                     spool.mark_done(path)
                     log.info("ingested %s", path)
                     worked = True
@@ -161,62 +211,22 @@ class Loanwatch:
                 stop.wait(self.config.poll_interval_seconds)
         return totals
 
-    # -- queries ---------------------------------------------------------------------
-    def alerts(self, *, bank_id: str | None = None, status: str | None = None, failed_only: bool = False,
-               limit: int = 1000) -> list[dict]:
-        with self.sessions() as s:
-            q = select(AlertRow).order_by(AlertRow.updated_at.desc(), AlertRow.id).limit(limit)
-            if bank_id:
-                q = q.where(AlertRow.bank_id == bank_id)
-            if status:
-                q = q.where(AlertRow.status == status)
-            alerts = s.scalars(q).all()
-            ids = [a.id for a in alerts]
-            deliveries: dict[str, list[Delivery]] = {}
-            if ids:
-                for d in s.scalars(select(Delivery).where(Delivery.alert_id.in_(ids)).order_by(Delivery.id)):
-                    deliveries.setdefault(d.alert_id, []).append(d)
-            names = dict(s.execute(select(Enterprise.id, Enterprise.name).where(
-                Enterprise.id.in_({a.enterprise_id for a in alerts}))).all()) if alerts else {}
-            out = []
-            for a in alerts:
-                ds = deliveries.get(a.id, [])
-                if failed_only and not any(d.status == "failed" for d in ds):
-                    continue
-                out.append({
-                    "alert_id": a.id, "bank_id": a.bank_id, "enterprise_id": a.enterprise_id,
-                    "enterprise_name": names.get(a.enterprise_id), "signal": a.signal,
-                    "change_period": a.change_period, "severity": _sev(a.severity), "status": a.status,
-                    "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(),
-                    "acknowledged_by": a.acknowledged_by, "assignee": a.assignee,
-                    "resolution_code": a.resolution_code, "feedback": a.feedback,
-                    "silenced_by": a.silenced_by, "inhibited_by": a.inhibited_by,
-                    "deliveries": [{"kind": d.kind, "channel": d.channel, "status": d.status, "attempts": d.attempts,
-                                    "last_error": d.last_error,
-                                    "sent_at": d.sent_at.isoformat() if d.sent_at else None} for d in ds],
-                })
-            return out
+    # -- listings across banks (the operator's view) -----------------------------------------
+    def alerts(self, *, status: str | None = None, failed_only: bool = False, cursor: str | None = None,
+               limit: int = 200) -> Page[AlertSummary]:
+        """Alerts of every bank, most recently changed first, with their deliveries (one bank's:
+        ``bank(bank_id).alerts``). ``failed_only``: only alerts with a delivery that finally failed."""
+        return alerts_page(self.sessions, bank_id=None, status=status, failed_only=failed_only, cursor=cursor,
+                           limit=limit)
 
-    def rejected(self, *, reason: str | None = None, limit: int = 100) -> tuple[dict[str, int], list[dict]]:
-        with self.sessions() as s:
-            counts = dict(s.execute(select(RejectedEvent.reason, func.count()).group_by(RejectedEvent.reason)).all())
-            q = select(RejectedEvent).order_by(RejectedEvent.id.desc()).limit(limit)
-            if reason:
-                q = q.where(RejectedEvent.reason == reason)
-            rows = [{"id": r.id, "received_at": r.received_at.isoformat(), "location": r.location,
-                     "reason": r.reason, "detail": r.detail, "raw": r.raw} for r in s.scalars(q)]
-            return counts, rows
+    def audit(self, *, alert_id: str | None = None, enterprise_id: str | None = None, actor: str | None = None,
+              action: str | None = None, since: datetime | None = None, cursor: str | None = None,
+              limit: int = 200) -> Page[AuditRecord]:
+        """The audit trail of every bank (one bank's: ``bank(bank_id).audit``): the latest ``limit``
+        entries, oldest first; ``next_cursor`` goes further back."""
+        return audit_page(self.sessions, bank_id=None, alert_id=alert_id, enterprise_id=enterprise_id, actor=actor,
+                          action=action, since=since, cursor=cursor, limit=limit)
 
-
-def _sev(v: int) -> str:
-    from detectors.severity import Severity
-
-    return Severity(v).label
-
-
-def _merge(total: IngestStats, part: IngestStats) -> None:
-    total.accepted += part.accepted
-    total.duplicates += part.duplicates
-    total.rejected.update(part.rejected)
-    total.alerts.update(part.alerts)
-    total.batches += part.batches
+    def rejected(self, *, reason: str | None = None, cursor: str | None = None, limit: int = 100) -> RejectedReport:
+        """The dead-letter store: counts per reason, and the latest rejected inputs first."""
+        return rejected_report(self.sessions, reason=reason, cursor=cursor, limit=limit)

@@ -1,12 +1,18 @@
 """The ``loanwatch`` command: a thin layer over ``monitor.app.Loanwatch``.
 
-Options are parsed here, one library object is built, and library errors are
-turned into click errors with a clear message and a non-zero exit code.
+Options are parsed here, the service object is called, and what it returns
+is printed; library errors become one-line click errors (``monitor.cli_common``).
+The other command modules (``cli_alerts``, ``cli_kafka``, ``worker``) add
+their commands to this group below.
+
+Exit codes: 0 done; 1 the request could not be carried out (bad
+configuration, bad input, an unknown bank, alert or silence, nothing matched,
+the store unreachable, a delivery that finally failed); 2 wrong usage.
+``loanwatch worker`` and the Kafka tools document theirs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
@@ -14,45 +20,22 @@ from pathlib import Path
 
 import click
 
-from monitor.config import Config, ConfigError, default_config_path, load_config
+from alerts.channels import redact
+from alerts.outbox import DispatchStats
+from detectors.registry import build_detectors
+from monitor import cli_alerts, cli_kafka, worker
+from monitor.cli_common import LoanwatchGroup, all_items, config_file, config_of, echo_json, opened
+from monitor.config import default_config_path, load_config
+from monitor.demo import run_demo
+from monitor.simulate import simulate as simulate_portfolio
+from monitor.simulate import write_portfolio
+from monitor.tcpd import run_changepoints
+from store.db import safe_url
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def _config(ctx: click.Context) -> Config:
-    obj = ctx.find_root().obj
-    if "config" not in obj:
-        try:
-            obj["config"] = load_config(obj["config_path"])
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-    return obj["config"]
-
-
-def _app(ctx: click.Context, **kwargs):
-    from monitor.app import Loanwatch
-
-    try:
-        return Loanwatch(_config(ctx), **kwargs)
-    except Exception as exc:  # store unreachable, bad URL, failed migration
-        raise click.ClickException(f"cannot open the store: {exc}") from None
-
-
-@contextlib.contextmanager
-def opened(ctx: click.Context, **kwargs):
-    """The library object for one command, closed whatever happens."""
-    app = _app(ctx, **kwargs)
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-def _echo_json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-@click.group()
+@click.group(cls=LoanwatchGroup)
 @click.option("--config", "config_path", default=None, metavar="PATH",
               help="Configuration file (default ./config.toml, or $LOANWATCH_CONFIG).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -70,7 +53,7 @@ def _print_summary(stats, delivery, as_json: bool) -> None:
     data = stats.to_dict()
     data["deliveries"] = {"sent": delivery.sent, "retrying": delivery.retrying, "failed": delivery.failed}
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     click.echo(f"accepted    {data['accepted']}")
     click.echo(f"duplicates  {data['duplicates']}")
@@ -93,17 +76,9 @@ def _print_summary(stats, delivery, as_json: bool) -> None:
 @click.pass_context
 def ingest(ctx, files, as_json, no_deliver, backfill):
     """Process JSONL event FILES (or - for stdin), deliver what they raise, print a summary, exit."""
-    for f in files:
-        if f != "-" and not Path(f).is_file():
-            raise click.ClickException(f"{f}: no such file")
-    app = _app(ctx)
-    try:
-        stats = app.ingest_files(files, detect_every=0 if backfill else None)
-        from alerts.outbox import DispatchStats
-
-        delivery = DispatchStats() if no_deliver else app.deliver_all_due()
-    finally:
-        app.close()
+    with opened(ctx) as lw:
+        stats = lw.ingest_files(files, detect_every=0 if backfill else None)
+        delivery = DispatchStats() if no_deliver else lw.deliver_all_due()
     _print_summary(stats, delivery, as_json)
     if delivery.failed:
         sys.exit(1)
@@ -120,27 +95,14 @@ def run(ctx, files, spool_dir, once):
 
     Stops cleanly on SIGTERM or Ctrl-C; SIGHUP reloads the configuration.
     """
-    config = _config(ctx)
-    spool = spool_dir or config.spool_dir
+    spool = spool_dir or config_of(ctx).spool_dir
     Path(spool).mkdir(parents=True, exist_ok=True)
-    app = _app(ctx)
-    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    logging.getLogger("loanwatch").info("watching %s; store %s", spool, _safe_url(config.store))
-    path = ctx.find_root().obj["config_path"]
-    try:
-        stats = app.run(spool_dir=spool, files=files, reload=lambda: load_config(path), idle_exit=once)
-    finally:
-        app.close()
+    path = config_file(ctx)
+    with opened(ctx) as lw:
+        logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+        logging.getLogger("loanwatch").info("watching %s; store %s", spool, lw.store_url)
+        stats = lw.run(spool_dir=spool, files=files, reload=lambda: load_config(path), idle_exit=once)
     click.echo(json.dumps(stats.to_dict(), ensure_ascii=False), err=True)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable store URL>"
 
 
 # -- change points -----------------------------------------------------------------
@@ -153,8 +115,6 @@ def changepoints(files, out):
 
     Writes {"name": [indices]}: the 0-based index where each new segment starts.
     """
-    from monitor.tcpd import run_changepoints
-
     paths = []
     for f in files:
         p = Path(f)
@@ -176,20 +136,9 @@ def watchlist():
     """Manage a bank's watchlist (its loans to monitored enterprises)."""
 
 
-def _policy(ctx, bank_id: str):
-    from monitor.pipeline import policies_from_config
-
-    config = _config(ctx)
-    policies = policies_from_config(config)
-    if bank_id not in policies:
-        valid = ", ".join(policies) or "(none configured)"
-        raise click.ClickException(f"unknown bank {bank_id!r}; banks in {config.path}: {valid}")
-    return policies[bank_id]
-
-
-def _report_new_alerts(changes) -> None:
-    if changes:
-        click.echo(f"{len(changes)} current finding(s) alerted for newly watched enterprises")
+def _report_new_alerts(update) -> None:
+    if update.alerted:
+        click.echo(f"{len(update.alerted)} current finding(s) alerted for newly watched enterprises")
 
 
 @watchlist.command("import")
@@ -202,25 +151,12 @@ def watchlist_import(ctx, bank, csv_file, replace):
 
     The whole file is checked first; any bad row is reported by line number and nothing is imported.
     """
-    from alerts.watchlist import WatchlistError, add_entries, parse_watchlist_csv
-
-    policy = _policy(ctx, bank)
-    try:
-        rows = parse_watchlist_csv(Path(csv_file).read_text(encoding="utf-8"), source=csv_file)
-    except WatchlistError as exc:
-        for e in exc.errors:
-            click.echo(e, err=True)
-        raise click.ClickException(f"{csv_file}: {len(exc.errors)} problem(s); nothing imported") from None
-    app = _app(ctx)
-    try:
-        with app.sessions.begin() as s:
-            n, changes = add_entries(s, policy, rows, now=app.clock(),
-                                     recent_window=app.config.recent_window_months, replace=replace)
-        app.deliver_all_due()
-    finally:
-        app.close()
-    click.echo(f"imported {n} loan(s) for {bank}")
-    _report_new_alerts(changes)
+    text = Path(csv_file).read_text(encoding="utf-8")
+    with opened(ctx) as lw:
+        update = lw.bank(bank).import_watchlist(text, source=csv_file, replace=replace)
+        lw.deliver_all_due()
+    click.echo(f"imported {len(update.loans)} loan(s) for {bank}")
+    _report_new_alerts(update)
 
 
 @watchlist.command("add")
@@ -234,24 +170,13 @@ def watchlist_import(ctx, bank, csv_file, replace):
 @click.pass_context
 def watchlist_add(ctx, bank, enterprise_id, loan_id, exposure, due_date, relationship_manager, name):
     """Add (or update) one loan of BANK to ENTERPRISE_ID."""
-    from alerts.watchlist import add_entries, check_row
-
-    policy = _policy(ctx, bank)
-    row, errors = check_row({"enterprise_id": enterprise_id, "loan_id": loan_id, "exposure": exposure,
-                             "due_date": due_date, "relationship_manager": relationship_manager, "name": name},
-                            "arguments")
-    if errors:
-        raise click.ClickException("; ".join(errors))
-    app = _app(ctx)
-    try:
-        with app.sessions.begin() as s:
-            _, changes = add_entries(s, policy, [row], now=app.clock(),
-                                     recent_window=app.config.recent_window_months)
-        app.deliver_all_due()
-    finally:
-        app.close()
+    with opened(ctx) as lw:
+        update = lw.bank(bank).add_loan(enterprise_id, loan_id=loan_id, exposure=exposure, due_date=due_date,
+                                        relationship_manager=relationship_manager, name=name)
+        lw.deliver_all_due()
+    row = update.loans[0]
     click.echo(f"{bank} now watches {row.enterprise_id} (loan {row.loan_id})")
-    _report_new_alerts(changes)
+    _report_new_alerts(update)
 
 
 @watchlist.command("remove")
@@ -261,19 +186,11 @@ def watchlist_add(ctx, bank, enterprise_id, loan_id, exposure, due_date, relatio
 @click.pass_context
 def watchlist_remove(ctx, bank, enterprise_id, loan_id):
     """Stop watching ENTERPRISE_ID for BANK (all its loans, or --loan-id)."""
-    from alerts.watchlist import remove_entries
-
-    _policy(ctx, bank)
-    if not enterprise_id and not loan_id:
-        raise click.UsageError("give an ENTERPRISE_ID or --loan-id")
-    app = _app(ctx)
-    try:
-        with app.sessions.begin() as s:
-            n = remove_entries(s, bank, enterprise_id=enterprise_id, loan_id=loan_id)
-    finally:
-        app.close()
-    if n == 0:
-        raise click.ClickException("nothing matched: no such loan on this bank's watchlist")
+    with opened(ctx) as lw:
+        scope = lw.bank(bank)
+        if not enterprise_id and not loan_id:
+            raise click.UsageError("give an ENTERPRISE_ID or --loan-id")
+        n = scope.unwatch(enterprise_id=enterprise_id, loan_id=loan_id)
     click.echo(f"removed {n} loan(s) from {bank}")
 
 
@@ -283,24 +200,14 @@ def watchlist_remove(ctx, bank, enterprise_id, loan_id):
 @click.pass_context
 def watchlist_list(ctx, bank, as_json):
     """List BANK's watchlist."""
-    from alerts.watchlist import list_entries
-
-    _policy(ctx, bank)
-    app = _app(ctx)
-    try:
-        with app.sessions() as s:
-            rows = [{"enterprise_id": e.enterprise_id, "loan_id": e.loan_id, "exposure": e.exposure,
-                     "due_date": e.due_date.isoformat() if e.due_date else None,
-                     "relationship_manager": e.relationship_manager, "name": e.name}
-                    for e in list_entries(s, bank)]
-    finally:
-        app.close()
+    with opened(ctx) as lw:
+        rows = all_items(lw.bank(bank).watchlist)
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['enterprise_id']}  {r['loan_id']:<16} {r['exposure']:>14,.0f}  {r['due_date']}  "
-                   f"{r['relationship_manager'] or '':<8} {r['name'] or ''}")
+        click.echo(f"{r.enterprise_id}  {r.loan_id:<16} {r.exposure:>14,.0f}  {r.due_date}  "
+                   f"{r.relationship_manager or '':<8} {r.name or ''}")
     click.echo(f"{len(rows)} loan(s)", err=True)
 
 
@@ -309,50 +216,42 @@ def watchlist_list(ctx, bank, as_json):
 @click.option("--bank", default=None, help="Only this bank's alerts.")
 @click.option("--status", type=click.Choice(["open", "resolved"]), default=None)
 @click.option("--failed", "failed_only", is_flag=True, help="Only alerts with a delivery that finally failed.")
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def alerts(ctx, bank, status, failed_only, limit, as_json):
     """List alerts with their delivery status per channel."""
-    if bank:
-        _policy(ctx, bank)
-    app = _app(ctx)
-    try:
-        rows = app.alerts(bank_id=bank, status=status, failed_only=failed_only, limit=limit)
-    finally:
-        app.close()
+    with opened(ctx) as lw:
+        scope = lw.bank(bank) if bank else lw
+        rows = scope.alerts(status=status, failed_only=failed_only, limit=limit).items
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     for a in rows:
-        ds = a["deliveries"]
-        dsum = ", ".join(f"{d['channel']}: {d['status']}" + (f" ({d['last_error']})" if d["last_error"] else "")
-                         for d in ds) or "no channels"
-        click.echo(f"{a['alert_id']}  {a['bank_id']:<8} {a['severity']:<8} {a['status']:<8} {a['signal']:<26} "
-                   f"{a['change_period']}  {a['enterprise_id']} {a['enterprise_name'] or ''}")
+        dsum = ", ".join(f"{d.channel}: {d.status}" + (f" ({d.last_error})" if d.last_error else "")
+                         for d in a.deliveries) or "no channels"
+        click.echo(f"{a.alert_id}  {a.bank_id:<8} {a.severity:<8} {a.status:<8} {a.signal:<26} "
+                   f"{a.change_period}  {a.enterprise_id} {a.enterprise_name or ''}")
         click.echo(f"    {dsum}")
     click.echo(f"{len(rows)} alert(s)", err=True)
 
 
 @cli.command()
 @click.option("--reason", default=None, help="Only this rejection reason.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def rejected(ctx, reason, limit, as_json):
     """List rejected events (the dead-letter store) with their reasons."""
-    app = _app(ctx)
-    try:
-        counts, rows = app.rejected(reason=reason, limit=limit)
-    finally:
-        app.close()
+    with opened(ctx) as lw:
+        report = lw.rejected(reason=reason, limit=limit)
     if as_json:
-        _echo_json({"counts": counts, "events": rows})
+        echo_json({"counts": report.counts, "events": list(report.page.items)})
         return
-    for reason_, n in sorted(counts.items()):
+    for reason_, n in sorted(report.counts.items()):
         click.echo(f"{reason_:<22}{n}")
-    for r in rows:
-        click.echo(f"#{r['id']} {r['location'] or '-'}  {r['reason']}: {r['detail']}")
+    for r in report.page.items:
+        click.echo(f"#{r.id} {r.location or '-'}  {r.reason}: {r.detail}")
 
 
 # -- config ------------------------------------------------------------------------------
@@ -364,27 +263,25 @@ def config_group():
 @config_group.command("check")
 @click.pass_context
 def config_check(ctx):
-    """Validate the config file offline and list what it found."""
-    from alerts.channels import redact, validate_url
+    """Validate the whole config file offline, [kafka] included, and list what it found.
 
-    config = _config(ctx)
-    problems = []
+    Every problem is listed, one per line with its table and key; the exit code is then 1.
+    """
+    config = config_of(ctx)
     click.echo(f"config {config.path}: OK as TOML and schema")
-    click.echo(f"store  {_safe_url(config.store)}")
+    click.echo(f"store  {safe_url(config.store)}")
     click.echo(f"spool  {config.spool_dir}")
-    from detectors.registry import build_detectors
-
     click.echo("signals " + ", ".join(build_detectors(config.detectors).signals))
+    for rule in config.inhibit_rules:
+        click.echo(f"inhibit while {' or '.join(rule.source_signals)} is open: alerts up to "
+                   f"{rule.target_max_severity.label}")
+    k = config.kafka
+    click.echo(f"kafka  {k.bootstrap} (topics {', '.join(k.topics)}; {k.partitions} partitions, group {k.group_id})")
     for b in config.banks:
         click.echo(f"bank {b.id}: {b.name} ({b.locale}), min severity {b.min_severity.label}, "
                    f"{len(b.channels)} channel(s)")
-        for i, url in enumerate(b.channels):
-            err = validate_url(url)
-            click.echo(f"    {redact(url)}" + (f"  ERROR: {err}" if err else ""))
-            if err:
-                problems.append(f"banks[{b.id}].channels[{i}]: {err}")
-    if problems:
-        raise click.ClickException("; ".join(problems))
+        for url in b.channels:
+            click.echo(f"    {redact(url)}")
 
 
 # -- simulation and demo ---------------------------------------------------------------------
@@ -396,10 +293,7 @@ def config_check(ctx):
 @click.option("--bad-events", "bad_share", default=0.002, show_default=True, help="Share of malformed lines.")
 def simulate(out_dir, enterprises, months, seed, bad_share):
     """Write a synthetic portfolio (events, three banks' watchlists, ground truth) to OUT."""
-    from monitor.simulate import simulate as sim
-    from monitor.simulate import write_portfolio
-
-    portfolio = sim(n_enterprises=enterprises, months=months, seed=seed, bad_event_share=bad_share)
+    portfolio = simulate_portfolio(n_enterprises=enterprises, months=months, seed=seed, bad_event_share=bad_share)
     paths = write_portfolio(portfolio, out_dir)
     for name, p in paths.items():
         click.echo(f"{name:<12} {p}")
@@ -413,9 +307,7 @@ def simulate(out_dir, enterprises, months, seed, bad_share):
 @click.pass_context
 def demo(ctx, out_dir, enterprises, seed, quiet):
     """Simulate a portfolio and run it through the daemon, printing alerts as they are raised."""
-    from monitor.demo import run_demo
-
-    run_demo(_config(ctx), Path(out_dir), enterprises=enterprises, seed=seed, echo=click.echo, quiet=quiet)
+    run_demo(config_of(ctx), Path(out_dir), enterprises=enterprises, seed=seed, echo=click.echo, quiet=quiet)
 
 
 @cli.group()
@@ -427,25 +319,13 @@ def db():
 @click.pass_context
 def db_upgrade(ctx):
     """Bring the store's schema up to date (also done on every start)."""
-    app = _app(ctx)
-    app.close()
-    click.echo(f"store is at the latest schema: {_safe_url(app.config.store)}")
+    with opened(ctx) as lw:
+        click.echo(f"store is at the latest schema: {lw.store_url}")
 
 
-def _register_extensions() -> None:
-    from monitor import cli_alerts
-
-    cli_alerts.register(cli)
-    try:
-        from monitor import cli_kafka
-    except ImportError:  # Kafka tools are optional
-        return
-    if hasattr(cli_kafka, "register"):
-        cli_kafka.register(cli)
-    __import__("monitor.worker", fromlist=["register"]).register(cli)  # loanwatch worker
-
-
-_register_extensions()
+cli_alerts.register(cli)
+cli_kafka.register(cli)
+worker.register(cli)
 
 
 def main() -> None:  # pragma: no cover

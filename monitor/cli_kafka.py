@@ -1,15 +1,14 @@
 """Kafka commands of ``loanwatch``: ``topics create``, ``publish``, ``dlq list|replay`` and ``broker``.
 
 They read the ``[kafka]`` table of the same file as the other commands
-(``--config``); ``$LOANWATCH_KAFKA_BOOTSTRAP`` overrides ``kafka.bootstrap``.
-The table is read here rather than by ``monitor.config`` so that these tools
-work with any config file, and the daemon's loader stays unaware of Kafka.
+(``--config``), loaded and checked whole with it by ``monitor.config``;
+``$LOANWATCH_KAFKA_BOOTSTRAP`` overrides ``kafka.bootstrap``.
 
 Exit codes, so that scripts can tell "fix the data" from "try again later":
 
 - 0: done.
 - 1: bad input: a line failed the contract (nothing was published), a bad
-  ``[kafka]`` table, a missing file.
+  configuration file (``[kafka]`` or any other table), a missing file.
 - 2: wrong usage (click's own code).
 - 3: Kafka: the broker did not answer within ``kafka.timeout_seconds``, a
   topic is missing, or the broker refused a record.
@@ -24,12 +23,25 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from streams.kafka_config import KafkaConfigError, KafkaSettings, load_kafka_settings
+from monitor.cli_common import config_of
+from streams.broker import BrokerError, TansuBroker
+from streams.kafka_config import KafkaSettings
+from streams.kafka_tools import (
+    BadLine,
+    KafkaToolError,
+    check_lines,
+    create_topics,
+    dlq_list,
+    dlq_replay,
+    publish_lines,
+)
+from streams.sources import iter_lines
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_KAFKA", "register"]
 
@@ -46,35 +58,16 @@ def _settings(ctx: click.Context) -> KafkaSettings:
         # kafka-python logs at ERROR what these commands already report in one clear line
         # (and some noise, e.g. a cancelled metadata refresh when a consumer closes).
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    obj = ctx.find_root().obj or {}
-    if "kafka_settings" not in obj:
-        from monitor.config import default_config_path
-
-        try:
-            obj["kafka_settings"] = load_kafka_settings(obj.get("config_path") or default_config_path())
-        except KafkaConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-    return obj["kafka_settings"]
+    return config_of(ctx).kafka
 
 
-def _kafka_errors() -> tuple[type[Exception], ...]:
-    # Imported on use, as kafka-python is: `loanwatch --help` and the embedded commands never load it.
-    from streams.kafka_tools import KafkaToolError
-
-    return (KafkaToolError,)
-
-
-def _fail(exc: Exception) -> click.ClickException:
-    from streams.kafka_tools import BadLine
-
+def _fail(exc: KafkaToolError) -> click.ClickException:
     if isinstance(exc, BadLine):
         return click.ClickException(str(exc))
     return KafkaCommandError(str(exc))
 
 
 def _lines(files: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-    from streams.sources import iter_lines
-
     for f in files:
         yield from iter_lines(f)
 
@@ -113,12 +106,10 @@ def topics() -> None:
 @click.pass_context
 def topics_create(ctx: click.Context) -> None:
     """Create the events, alerts and dead-letter topics; existing topics are left unchanged."""
-    from streams.kafka_tools import create_topics
-
     settings = _settings(ctx)
     try:
         result = create_topics(settings)
-    except _kafka_errors() as exc:
+    except KafkaToolError as exc:
         raise _fail(exc) from None
     for t in result:
         state = "created" if t.created else "exists "
@@ -144,8 +135,6 @@ def publish(ctx: click.Context, files: tuple[str, ...], batch: int, skip_bad: bo
     once, so it is checked as it is sent: a bad line stops the publish there,
     after the batches before it.
     """
-    from streams.kafka_tools import check_lines, publish_lines
-
     _check_files(files)
     settings = _settings(ctx)
     total: int | None = None
@@ -162,7 +151,7 @@ def publish(ctx: click.Context, files: tuple[str, ...], batch: int, skip_bad: bo
     try:
         with _progress(total, "publishing") as bar:
             stats = publish_lines(settings, _lines(files), batch=batch, progress=bar.update, skip_bad=skip_bad)
-    except _kafka_errors() as exc:
+    except KafkaToolError as exc:
         raise _fail(exc) from None
     if as_json:
         click.echo(json.dumps(stats.to_dict() | {"topic": settings.events_topic}, ensure_ascii=False))
@@ -189,12 +178,10 @@ def dlq() -> None:
 @click.pass_context
 def dlq_list_cmd(ctx: click.Context, limit: int, reason: str | None, as_json: bool) -> None:
     """List dead-lettered events, oldest first, without moving any consumer offset."""
-    from streams.kafka_tools import dlq_list
-
     settings = _settings(ctx)
     try:
         rows = dlq_list(settings, limit, reason=reason)
-    except _kafka_errors() as exc:
+    except KafkaToolError as exc:
         raise _fail(exc) from None
     for r in rows:
         if as_json:
@@ -226,9 +213,6 @@ def dlq_replay_cmd(ctx: click.Context, reason: str | None, from_file: str | None
     unless --force. Replaying twice is harmless: the pipeline ignores an
     event_id it has seen. The DLQ topic itself is never modified.
     """
-    from streams.kafka_tools import dlq_replay
-    from streams.sources import iter_lines
-
     if from_file and (reason or force):
         raise click.UsageError("--from-file replays the file's lines; --reason and --force apply to the DLQ topic")
     settings = _settings(ctx)
@@ -240,7 +224,7 @@ def dlq_replay_cmd(ctx: click.Context, reason: str | None, from_file: str | None
                 stats = dlq_replay(settings, from_file=iter_lines(from_file), progress=bar.update)
         else:
             stats = dlq_replay(settings, reason=reason, force=force)
-    except _kafka_errors() as exc:
+    except KafkaToolError as exc:
         raise _fail(exc) from None
     if as_json:
         click.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
@@ -257,17 +241,15 @@ def dlq_replay_cmd(ctx: click.Context, reason: str | None, from_file: str | None
 @click.command("broker")
 @click.option("--port", default=9092, show_default=True, type=click.IntRange(0, 65535),
               help="Loopback port to listen on (0: any free port).")
-@click.option("--create-topics/--no-create-topics", default=True, show_default=True,
+@click.option("--create-topics/--no-create-topics", "make_topics", default=True, show_default=True,
               help="Create the [kafka] topics once the broker is up.")
 @click.pass_context
-def broker(ctx: click.Context, port: int, create_topics: bool) -> None:
+def broker(ctx: click.Context, port: int, make_topics: bool) -> None:
     """Run a throw-away Kafka-compatible broker (Tansu, in memory) for development, until Ctrl-C.
 
     Data is lost when it stops. Point the other commands at it with
     LOANWATCH_KAFKA_BOOTSTRAP=127.0.0.1:PORT.
     """
-    from streams.broker import BrokerError, TansuBroker
-
     def stop_on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # so that `finally` stops the broker, as Ctrl-C does
 
@@ -280,18 +262,14 @@ def broker(ctx: click.Context, port: int, create_topics: bool) -> None:
     try:
         click.echo(f"Tansu broker on {bootstrap} (memory storage; Ctrl-C stops it)")
         click.echo(f"export LOANWATCH_KAFKA_BOOTSTRAP={bootstrap}")
-        if create_topics:
-            from dataclasses import replace
-
-            from streams.kafka_tools import create_topics as make_topics
-
+        if make_topics:
             try:
                 config_path = (ctx.find_root().obj or {}).get("config_path")
                 base = _settings(ctx) if config_path and Path(config_path).is_file() else KafkaSettings()
                 settings = replace(base, bootstrap=bootstrap)
-                for t in make_topics(settings):
+                for t in create_topics(settings):
                     click.echo(f"created {t.name} ({t.partitions} partitions)")
-            except _kafka_errors() as exc:
+            except KafkaToolError as exc:
                 raise _fail(exc) from None
         while b.process is not None and b.process.poll() is None:
             time.sleep(0.5)

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alerts.fanout import AlertChange
-from alerts.watchlist import add_entries, parse_watchlist_csv
+from alerts.policy import BankPolicy
 from detectors.severity import Severity
 from monitor.app import Loanwatch
-from monitor.config import BankConfig, Config
+from monitor.config import Config
 from monitor.evaluate import AlertRecord, read_outcomes, score
-from monitor.pipeline import policies_from_config
 from monitor.simulate import simulate, write_portfolio
 
 __all__ = ["run_demo"]
@@ -68,7 +67,7 @@ def run_demo(config: Config, out_dir: Path, *, enterprises: int, seed: int, echo
     banks = list(config.banks)
     for b in portfolio.banks:
         if not any(x.id == b for x in banks):
-            banks.append(BankConfig(id=b, name=b, locale="zh-CN"))
+            banks.append(BankPolicy(id=b, name=b, locale="zh-CN", inhibit_rules=config.inhibit_rules))
     # The demo replays three years as if they arrived live: detect after every month of data
     # (about four events per enterprise), so alerts come when the data would have raised them.
     month = max(1000, 4 * enterprises)
@@ -85,18 +84,12 @@ def run_demo(config: Config, out_dir: Path, *, enterprises: int, seed: int, echo
         if not quiet:
             echo(_line(change, period))
 
-    app = Loanwatch(cfg, on_alert=on_alert)
-    try:
-        policies = policies_from_config(cfg)
+    with Loanwatch(cfg, on_alert=on_alert) as app:
         for bank in portfolio.banks:
-            rows = parse_watchlist_csv(paths[f"watchlist-{bank}"].read_text(encoding="utf-8"),
-                                       str(paths[f"watchlist-{bank}"]))
-            with app.sessions.begin() as s:
-                add_entries(s, policies[bank], rows, now=app.clock(), recent_window=cfg.recent_window_months)
+            path = paths[f"watchlist-{bank}"]
+            app.bank(bank).import_watchlist(path.read_text(encoding="utf-8"), source=str(path))
         stats = app.ingest_files([str(paths["events"])])
         delivery = app.deliver_all_due()
-    finally:
-        app.close()
     outcomes = read_outcomes(paths["outcomes"])
     watched = {r.enterprise_id for rows in portfolio.watchlists.values() for r in rows}
     months = {e.enterprise_id: len(portfolio.periods) for e in portfolio.enterprises if e.enterprise_id in watched}

@@ -19,7 +19,6 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from alerts.fanout import AlertChange, fan_out
-from alerts.policy import BankPolicy
 from detectors.evidence import STATISTIC
 from detectors.periods import period_index
 from detectors.records import History
@@ -40,11 +39,12 @@ from store.history import (
     write_rejections,
 )
 from store.models import Bank, DetectionRow, Enterprise, PipelineState
+from store.transitions import Transition
 from store.upsert import insert_for
 from streams.contract import validate
 from streams.records import Event, Rejection
 
-__all__ = ["Pipeline", "BatchResult", "IngestStats", "policies_from_config", "sync_banks"]
+__all__ = ["Pipeline", "BatchResult", "IngestStats", "sync_banks"]
 
 WATERMARK = "watermark"
 # Enterprises examined per detection transaction.
@@ -78,14 +78,17 @@ class IngestStats:
         self.alerts.update(c.kind for c in r.alerts)
         self.batches += 1
 
+    def merge(self, other: IngestStats) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected.update(other.rejected)
+        self.alerts.update(other.alerts)
+        self.batches += other.batches
+
     def to_dict(self) -> dict:
         return {"accepted": self.accepted, "duplicates": self.duplicates,
                 "rejected": dict(sorted(self.rejected.items())), "rejected_total": sum(self.rejected.values()),
                 "alerts": dict(sorted(self.alerts.items())), "batches": self.batches}
-
-
-def policies_from_config(config: Config) -> dict[str, BankPolicy]:
-    return {b.id: b.policy for b in config.banks}
 
 
 def sync_banks(session: Session, config: Config, now: datetime) -> None:
@@ -115,7 +118,7 @@ class Pipeline:
         self.detectors = detectors or build_detectors(config.detectors)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.cache = HistoryCache(config.cache_enterprises)
-        self.policies = policies_from_config(config)
+        self.policies = config.policies
         self.on_alert = on_alert
         self.watermark: str | None = None  # latest period seen: event time, not wall time
         # what the rest of the portfolio did each month; other workers add to it when refresh is set
@@ -127,7 +130,7 @@ class Pipeline:
     def reload(self, config: Config) -> None:
         """Swap in a new configuration (SIGHUP); detection state is kept."""
         detectors = build_detectors(config.detectors)
-        self.config, self.detectors, self.policies = config, detectors, policies_from_config(config)
+        self.config, self.detectors, self.policies = config, detectors, config.policies
         with self.sessions.begin() as s:
             sync_banks(s, config, self.clock())
 
@@ -341,7 +344,7 @@ class Pipeline:
             chunk = ids[i:i + 2000]
             for row in session.scalars(select(DetectionRow).where(DetectionRow.enterprise_id.in_(chunk))):
                 stored.setdefault(row.enterprise_id, []).append(row)
-        changes: list[tuple[str, DetectionRow, int | None]] = []
+        changes: list[Transition] = []
         risks: dict[str, Severity] = {}
         enterprise_rows = []
         peers = self.peers.baseline()
@@ -355,10 +358,8 @@ class Pipeline:
                 transitions = reconcile(session, eid, found, rows, watermark=watermark,
                                         recent_window=self.config.recent_window_months, as_of=as_of, now=now,
                                         same_change_months=tolerance)
-                for t in transitions:
-                    if t.kind != "updated":
-                        result.detections_changed += 1
-                    changes.append((t.kind, t.row, t.previous_severity))
+                result.detections_changed += sum(t.kind != "updated" for t in transitions)
+                changes.extend(transitions)
                 active = [(r.signal, Severity(r.severity)) for r in rows if r.status == "active"]
                 active += [(t.row.signal, Severity(t.row.severity)) for t in transitions
                            if t.kind == "new" and t.row not in rows]
@@ -380,9 +381,8 @@ class Pipeline:
         session.connection().execute(stmt, enterprise_rows)
         if changes:
             names = {eid: n for eid, n in session.execute(
-                select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_({c[1].enterprise_id for c in changes})))}
-            result.alerts.extend(fan_out(session, changes, self.policies, names=names, risks=risks, now=now,
-                                         inhibit_rules=self.config.inhibit_rules))
+                select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_({t.row.enterprise_id for t in changes})))}
+            result.alerts.extend(fan_out(session, changes, self.policies, names=names, risks=risks, now=now))
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

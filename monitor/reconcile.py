@@ -12,7 +12,6 @@ what keeps a backfill from flooding banks with old news.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,17 +19,9 @@ from sqlalchemy.orm import Session
 from detectors.periods import months_between
 from detectors.records import Detection
 from store.models import DetectionRow
+from store.transitions import Transition
 
-__all__ = ["Transition", "reconcile"]
-
-
-@dataclass(frozen=True)
-class Transition:
-    """``new``, ``escalated``, ``deescalated`` or ``resolved``; ``updated`` is evidence only."""
-
-    kind: str
-    row: DetectionRow
-    previous_severity: int | None = None
+__all__ = ["reconcile"]
 
 
 def reconcile(

@@ -33,13 +33,14 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from detectors.festival import cny_weights
+from detectors.periods import CHINA_TZ, add_months, month_index, period_at, period_index, year_month
 from streams.uscc import ALPHABET, complete_uscc
 
 __all__ = [
@@ -58,7 +59,6 @@ __all__ = [
 ]
 
 SOURCE = "simcredit"
-_CST = timezone(timedelta(hours=8))
 _MIN_MONTHS = 12
 
 # (admin code, province abbreviation used in case numbers, city, district, court code digits)
@@ -317,20 +317,12 @@ class Portfolio:
 # --------------------------------------------------------------------------- periods
 
 
-def _period_index(period: str) -> int:
-    year, month = period.split("-")
-    if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12:
+def _checked_period(period: str) -> int:
+    """``period_index`` of a period given by the caller, who may have written it wrong."""
+    year, _, month = period.partition("-")
+    if len(year) != 4 or len(month) != 2 or not year.isdigit() or not month.isdigit() or not 1 <= int(month) <= 12:
         raise ValueError(f"period must be YYYY-MM, got {period!r}")
-    return int(year) * 12 + int(month) - 1
-
-
-def _period_str(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def _current_month_index() -> int:
-    now = datetime.now(_CST)
-    return now.year * 12 + now.month - 1
+    return period_index(period)
 
 
 # --------------------------------------------------------------------------- names
@@ -420,12 +412,13 @@ def simulate(
     ):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"{name} must be within [0, 1], got {share}")
-    current = _current_month_index()
-    end = current - 1 if end_period is None else _period_index(end_period)
+    now = datetime.now(CHINA_TZ)
+    current = month_index(now.year, now.month)
+    end = current - 1 if end_period is None else _checked_period(end_period)
     if end >= current:
-        raise ValueError(f"end_period {_period_str(end)} is not over yet: events would be in the future")
+        raise ValueError(f"end_period {period_at(end)} is not over yet: events would be in the future")
     first = end - months + 1
-    periods = tuple(_period_str(first + t) for t in range(months))
+    periods = tuple(period_at(first + t) for t in range(months))
     if int(periods[0][:4]) < 1990 or int(periods[-1][:4]) > 2060:
         raise ValueError("periods must lie within 1990-2060 (the Chinese New Year table)")
 
@@ -613,8 +606,8 @@ def simulate(
                     **common,
                     profile="deteriorating",
                     archetype=archetypes[i],
-                    deterioration_start=_period_str(first + int(det_start[i])),
-                    default_period=_period_str(first + int(default_idx[i])),
+                    deterioration_start=period_at(first + int(det_start[i])),
+                    default_period=period_at(first + int(default_idx[i])),
                     last_reported_period=periods[int(last_idx[i])],
                     signals=tuple(signals),
                     weights={c: round(float(w[k, i]), 3) for k, c in enumerate(_CHANNELS)},
@@ -683,7 +676,7 @@ def _watchlists(
                 exposure = float(h0[i]) ** 0.8 * 60_000.0 * rng.lognormal(0.0, 0.4)
                 exposure = int(round(min(max(exposure, 500_000.0), 50_000_000.0), -4))
                 due = end + int(rng.integers(3, 37))
-                due_date = f"{_period_str(due)}-{int(rng.integers(1, 29)):02d}"
+                due_date = f"{period_at(due)}-{int(rng.integers(1, 29)):02d}"
                 rows.append(
                     WatchlistRow(
                         enterprise_id=e.enterprise_id,
@@ -736,8 +729,7 @@ class _Builder:
     def moment(self, t: int) -> str:
         """A working-hours timestamp on a random day of month ``t``: discrete records are
         published on a day, not at month end."""
-        index = _period_index(self.pf.periods[t])
-        year, month = index // 12, index % 12 + 1
+        year, month = year_month(self.pf.periods[t])
         day = int(self.rng.integers(1, calendar.monthrange(year, month)[1] + 1))
         hour, minute, second = (
             int(self.rng.integers(9, 18)),
@@ -755,7 +747,7 @@ class _Builder:
         return court, f"{prov}{code}"
 
     def _year(self, t: int) -> int:
-        return (_period_index(self.pf.periods[0]) + t) // 12
+        return year_month(add_months(self.pf.periods[0], t))[0]
 
     def lawsuit(self, i: int, t: int, role: str, distressed: bool) -> dict[str, Any]:
         rng = self.rng
@@ -942,8 +934,7 @@ def _stream(portfolio: Portfolio, stats: EventStats) -> Iterator[Item]:
 
     for t in range(m):
         period = pf.periods[t]
-        index = _period_index(period)
-        year, month = index // 12, index % 12 + 1
+        year, month = year_month(period)
         month_end = f"{period}-{calendar.monthrange(year, month)[1]:02d}T23:59:59+08:00"
         sh, rt = cny_weights(period)
         if month == 7 and t > 0:  # the housing-fund contribution base is reset every July

@@ -62,8 +62,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.config import Config, ConfigError, load_config
+from store.db import safe_url
 from streams.faust_app import EventWorker, FatalBatchError, Record, WorkerOptions, wait_for_kafka
-from streams.kafka_config import KafkaConfigError, KafkaSettings, load_kafka_settings
+from streams.kafka_config import KafkaSettings
 
 __all__ = ["NotOwner", "Ownership", "Sender", "WorkerHandler", "register", "run_worker", "with_alerts_topic"]
 
@@ -406,14 +407,13 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def _open_store(config: Config, stop: threading.Event) -> Any:
     from monitor.app import Loanwatch
-    from monitor.cli import _safe_url
 
     delay = 1.0
     while not stop.is_set():
         try:
             return Loanwatch(config)
         except Exception as exc:  # server down, or another worker is migrating the same fresh store
-            log.warning("store %s not ready, retrying in %gs: %s: %s", _safe_url(config.store), delay,
+            log.warning("store %s not ready, retrying in %gs: %s: %s", safe_url(config.store), delay,
                         type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
             if stop.wait(delay):
                 break
@@ -433,11 +433,11 @@ def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float =
                metrics_port: int | None = None, metrics_addr: str = "0.0.0.0", stop_timeout: float = 45.0) -> int:
     """Run one worker until SIGTERM/SIGINT; returns the exit code."""
     try:
-        settings = load_kafka_settings(config_path)
         config = load_config(config_path)
-    except (KafkaConfigError, ConfigError) as exc:
+    except ConfigError as exc:
         log.error("%s", exc)
         return EXIT_CONFIG
+    settings = config.kafka
     from monitor.metrics import WorkerMetrics
 
     options = WorkerOptions(batch_size=batch_size, batch_wait=batch_wait, stop_timeout=stop_timeout,
@@ -468,11 +468,9 @@ def run_worker(config_path: str, *, batch_size: int = 20000, batch_wait: float =
             handler = WorkerHandler(app, settings, metrics, Ownership(app.sessions, settings, token), producer,
                                     sender, statistics)
             worker = EventWorker(settings, handler, options)
-        from monitor.cli import _safe_url
-
         log.info("worker %s: group %s consuming %s on %s (batches of up to %d events, %gs wait); store %s",
                  token, settings.group_id, settings.events_topic, settings.bootstrap, batch_size, batch_wait,
-                 _safe_url(config.store), extra={"worker": token})
+                 safe_url(config.store), extra={"worker": token})
         return worker.run()
     finally:
         if sender is not None:

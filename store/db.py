@@ -12,15 +12,29 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["open_engine", "migrate", "session_factory", "is_sqlite"]
+__all__ = ["open_engine", "migrate", "session_factory", "is_sqlite", "safe_url"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def safe_url(url: str) -> str:
+    """The store URL with its password hidden, for logs and messages.
+
+    >>> safe_url("postgresql+psycopg://lw:secret@db.example/lw")
+    'postgresql+psycopg://lw:***@db.example/lw'
+    """
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable store URL>"
 
 
 def open_engine(url: str) -> Engine:

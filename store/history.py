@@ -9,17 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detectors.periods import as_utc
 from detectors.records import FIELDS, DiscreteEvent, History, MonthlyTable
 from store.models import DiscreteRecord, MonthlyRecord, RejectedEvent, SeenEvent
 from store.upsert import insert_for
 from streams.records import Event, Rejection
 
-__all__ = ["find_seen", "write_events", "mark_pending", "fingerprint", "write_rejections", "load_histories", "discrete_of", "apply_event", "utc"]
+__all__ = ["find_seen", "write_events", "mark_pending", "fingerprint", "write_rejections", "load_histories",
+           "discrete_of", "apply_event"]
 
 CHUNK = 2000
 
@@ -87,7 +89,7 @@ def write_events(session: Session, events: Sequence[Event], received_at: datetim
     def stamp(at: datetime):
         value = stamps.get(at)
         if value is None:
-            value = stamps[at] = ts(utc(at))
+            value = stamps[at] = ts(as_utc(at))
         return value
 
     if monthly:
@@ -148,13 +150,8 @@ def write_rejections(session: Session, rejections: Sequence[Rejection], received
     session.execute(stmt, list(rows.values()))
 
 
-def utc(ts: datetime) -> datetime:
-    """Timestamps are stored in UTC: SQLite keeps no offset, so one zone for all."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def discrete_of(e: Event) -> DiscreteEvent:
-    return DiscreteEvent(e.type, utc(e.occurred_at).isoformat(), e.period, e.data, e.event_id)
+    return DiscreteEvent(e.type, as_utc(e.occurred_at).isoformat(), e.period, e.data, e.event_id)
 
 
 def apply_event(history: History, e: Event, keep_months: int | None = None) -> None:
@@ -198,4 +195,4 @@ def load_histories(session: Session, ids: Sequence[str], history_months: int) ->
 
 
 def _iso(ts: datetime) -> str:
-    return utc(ts).isoformat()
+    return as_utc(ts).isoformat()

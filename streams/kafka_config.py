@@ -2,9 +2,11 @@
 
 Every Kafka-mode piece (the ``loanwatch topics/publish/dlq`` tools, the Faust
 workers, the alert publisher) reads the same table, so the topic names and the
-partition count are said once. Errors name the key, as ``monitor.config``
-does, so an operator can go straight to the line to fix. ``streams`` may not
-import ``monitor``, hence a separate error class with the same shape.
+partition count are said once. The table is read with the rest of the file by
+``monitor.config`` (so ``loanwatch config check`` checks it too); this module
+says what a valid table is. Problems name the key, as ``monitor.config``'s do,
+so an operator can go straight to the line to fix. ``streams`` may not import
+``monitor``, hence a separate error class with the same shape.
 
 Example:
 
@@ -15,16 +17,16 @@ Example:
 Traceback (most recent call last):
 ...
 streams.kafka_config.KafkaConfigError: kafka.partitions: must be >= 1, got 0
+>>> parse_kafka_table({"partitions": 0, "replication": "3"})[1]
+["kafka.replication: expected int, got str '3'", 'kafka.partitions: must be >= 1, got 0']
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from streams.exceptions import StreamError
@@ -36,7 +38,7 @@ __all__ = [
     "DEFAULT_EVENTS_TOPIC",
     "KafkaConfigError",
     "KafkaSettings",
-    "load_kafka_settings",
+    "parse_kafka_table",
 ]
 
 #: Overrides ``kafka.bootstrap``: the same config file then serves a laptop, CI and production.
@@ -56,7 +58,11 @@ _KINDS: dict[str, type] = {"partitions": int, "replication": int, "timeout_secon
 
 
 class KafkaConfigError(StreamError, ValueError):
-    """The ``[kafka]`` table is wrong; the message names the key and the problem."""
+    """The ``[kafka]`` table is wrong; ``problems`` has every problem, each naming its key."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -96,42 +102,16 @@ class KafkaSettings:
     @classmethod
     def from_toml_table(cls, d: Mapping[str, Any]) -> KafkaSettings:
         """Validate a parsed ``[kafka]`` table; absent keys take the defaults above."""
-        where = "kafka"
-        if not isinstance(d, Mapping):
-            raise KafkaConfigError(f"{where}: expected a table, got {type(d).__name__}")
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - allowed)
-        if unknown:
-            raise KafkaConfigError(
-                f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}"
-            )
-        values = {key: _typed(value, key, _KINDS.get(key, str), where) for key, value in d.items()}
-        return cls(**values)  # __post_init__ checks the values
+        settings, problems = parse_kafka_table(d)
+        if problems:
+            raise KafkaConfigError(problems)
+        return settings
 
     def check(self, where: str = "kafka") -> None:
         """Raise ``KafkaConfigError`` for values no broker would accept, however the settings were built."""
-        _check_bootstrap(self.bootstrap, f"{where}.bootstrap")
-        for key in ("events_topic", "alerts_topic", "dlq_topic"):
-            name = getattr(self, key)
-            if not _TOPIC.match(name) or name in (".", ".."):
-                raise KafkaConfigError(
-                    f"{where}.{key}: {name!r} is not a valid topic name "
-                    "(1-249 of letters, digits, '.', '_', '-')"
-                )
-        if len(set(self.topics)) != 3:
-            raise KafkaConfigError(
-                f"{where}: events_topic, alerts_topic and dlq_topic must be three different topics, "
-                f"got {', '.join(self.topics)}"
-            )
-        if self.partitions < 1:
-            raise KafkaConfigError(f"{where}.partitions: must be >= 1, got {self.partitions}")
-        if self.replication < 1:
-            raise KafkaConfigError(f"{where}.replication: must be >= 1, got {self.replication}")
-        for key in ("group_id", "client_id"):
-            if not getattr(self, key).strip():
-                raise KafkaConfigError(f"{where}.{key}: must not be empty")
-        if not self.timeout_seconds > 0:
-            raise KafkaConfigError(f"{where}.timeout_seconds: must be > 0, got {self.timeout_seconds}")
+        problems = _problems(asdict(self), where)
+        if problems:
+            raise KafkaConfigError(problems)
 
     def with_env(self, environ: Mapping[str, str] | None = None) -> KafkaSettings:
         """Apply ``$LOANWATCH_KAFKA_BOOTSTRAP`` (checked like the file's value)."""
@@ -139,39 +119,70 @@ class KafkaSettings:
         override = (env.get(BOOTSTRAP_ENV) or "").strip()
         if not override:
             return self
-        _check_bootstrap(override, f"${BOOTSTRAP_ENV}")
+        problems = _bootstrap_problems(override, f"${BOOTSTRAP_ENV}")
+        if problems:
+            raise KafkaConfigError(problems)
         return replace(self, bootstrap=override)
 
 
-def load_kafka_settings(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> KafkaSettings:
-    """Read the ``[kafka]`` table of a config file (defaults if it has none), then the environment."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise KafkaConfigError(f"{p}: config file not found (set --config or LOANWATCH_CONFIG)") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise KafkaConfigError(f"{p}: not valid TOML: {exc}") from None
-    try:
-        return KafkaSettings.from_toml_table(raw.get("kafka", {})).with_env(environ)
-    except KafkaConfigError as exc:
-        raise KafkaConfigError(f"{p}: {exc}") from None
+def parse_kafka_table(d: Any, where: str = "kafka") -> tuple[KafkaSettings, list[str]]:
+    """The settings of a parsed ``[kafka]`` table and every problem in it.
+
+    With problems, the settings returned are the defaults: the caller reports
+    the problems and must not run on them.
+    """
+    if not isinstance(d, Mapping):
+        return KafkaSettings(), [f"{where}: expected a table, got {type(d).__name__}"]
+    allowed = [f.name for f in fields(KafkaSettings)]
+    problems = [f"{where}: unknown key {key!r}; valid keys: {', '.join(sorted(allowed))}"
+                for key in sorted(set(d) - set(allowed))]
+    values = asdict(KafkaSettings())
+    for key in allowed:
+        if key in d:
+            value, problem = _typed(d[key], key, _KINDS.get(key, str), where)
+            if problem:
+                problems.append(problem)
+            else:
+                values[key] = value
+    problems += _problems(values, where)
+    return (KafkaSettings() if problems else KafkaSettings(**values)), problems
 
 
-def _typed(value: Any, key: str, kind: type, where: str) -> Any:
+def _problems(v: Mapping[str, Any], where: str) -> list[str]:
+    """What no broker would accept in the field values ``v``."""
+    out = _bootstrap_problems(v["bootstrap"], f"{where}.bootstrap")
+    topics = (v["events_topic"], v["alerts_topic"], v["dlq_topic"])
+    for key, name in zip(("events_topic", "alerts_topic", "dlq_topic"), topics):
+        if not _TOPIC.match(name) or name in (".", ".."):
+            out.append(f"{where}.{key}: {name!r} is not a valid topic name (1-249 of letters, digits, '.', '_', '-')")
+    if len(set(topics)) != 3:
+        out.append(f"{where}: events_topic, alerts_topic and dlq_topic must be three different topics, "
+                   f"got {', '.join(topics)}")
+    for key in ("partitions", "replication"):
+        if v[key] < 1:
+            out.append(f"{where}.{key}: must be >= 1, got {v[key]}")
+    for key in ("group_id", "client_id"):
+        if not v[key].strip():
+            out.append(f"{where}.{key}: must not be empty")
+    if not v["timeout_seconds"] > 0:
+        out.append(f"{where}.timeout_seconds: must be > 0, got {v['timeout_seconds']}")
+    return out
+
+
+def _typed(value: Any, key: str, kind: type, where: str) -> tuple[Any, str | None]:
     # TOML has real booleans, and bool is an int subclass in Python: "partitions = true" must not pass as 1.
     if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
-        raise KafkaConfigError(f"{where}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
-    return float(value) if kind is float else value
+        return None, f"{where}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}"
+    return (float(value) if kind is float else value), None
 
 
-def _check_bootstrap(value: str, where: str) -> None:
+def _bootstrap_problems(value: str, where: str) -> list[str]:
     servers = [part.strip() for part in value.split(",")]
     if not any(servers):
-        raise KafkaConfigError(f"{where}: must name at least one host:port")
+        return [f"{where}: must name at least one host:port"]
+    out = []
     for server in servers:
         m = _HOST_PORT.match(server)
         if not m or not 0 < int(m.group(1)) < 65536:
-            raise KafkaConfigError(f"{where}: {server!r} is not host:port (e.g. 127.0.0.1:9092)")
+            out.append(f"{where}: {server!r} is not host:port (e.g. 127.0.0.1:9092)")
+    return out

@@ -11,8 +11,10 @@ store, and a machine-readable reason so it can be counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
+
+from detectors.periods import CHINA_TZ
 
 __all__ = [
     "CHINA_TZ",
@@ -26,9 +28,8 @@ __all__ = [
     "LossyText",
 ]
 
-#: Periods are months of the Chinese calendar year as the platforms publish them;
-#: a fixed offset (China has had no DST since 1991) keeps this free of tz databases.
-CHINA_TZ = timezone(timedelta(hours=8), "UTC+08:00")
+# CHINA_TZ (from detectors.periods, named here for the contract): periods are months of the Chinese
+# calendar year as the platforms publish them.
 
 MONTHLY_TYPES: frozenset[str] = frozenset({"headcount", "utility", "housing_fund"})
 DISCRETE_TYPES: frozenset[str] = frozenset(

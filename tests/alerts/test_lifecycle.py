@@ -4,18 +4,18 @@ bank policies, grouping, inhibition, escalation, recovery, silences, digests, au
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from alerts.watchlist import LoanRow, add_entries
+from alerts.silences import add_silence
+from alerts.watchlist import LoanRow
 from detectors.registry import build_detectors
 from monitor.app import Loanwatch
 from monitor.cli import cli
-from monitor.config import parse_config
-from monitor.pipeline import policies_from_config
+from monitor.config import load_config, parse_config
 from store.models import AlertRow, AuditEntry
 from streams.uscc import complete_uscc
 
@@ -60,12 +60,8 @@ def make_app(url: str, banks: list[dict], clock: Clock, **extra) -> Loanwatch:
 
 
 def watch(app: Loanwatch, bank: str, rows: list[tuple[str, str, float]], due: str | None = "2027-12-31") -> None:
-    from datetime import date
-
-    with app.sessions.begin() as s:
-        add_entries(s, policies_from_config(app.config)[bank],
-                    [LoanRow(e, loan, exp, date.fromisoformat(due) if due else None, "王经理", f"企业{e[-4:]}")
-                     for e, loan, exp in rows], now=app.clock(), recent_window=12)
+    app.bank(bank).watch(LoanRow(e, loan, exp, date.fromisoformat(due) if due else None, "王经理", f"企业{e[-4:]}")
+                         for e, loan, exp in rows)
 
 
 def bodies(receiver, path=None):
@@ -159,8 +155,6 @@ def test_escalation_then_recovery_are_told(sqlite_url, http_receiver):
 
 
 def test_silence_holds_alerts_and_the_bank_is_told_when_it_expires(sqlite_url, smtp_server):
-    from alerts.silences import add_silence
-
     clock = Clock(NOW)
     mail = f"mailto://{smtp_server.host}:{smtp_server.port}?from=lw@test.example&to=risk@a.example"
     app = make_app(sqlite_url, [{"id": "bank_a", "name": "A", "locale": "en", "min_severity": "medium",
@@ -239,8 +233,6 @@ channels = ["lwhook://127.0.0.1:{http_receiver.port}/a"]
 id = "bank_b"
 name = "B"
 """, encoding="utf-8")
-    from monitor.config import load_config
-
     app = Loanwatch(load_config(config), detectors=build_detectors(only=RULES, corroboration_months=0))
     watch(app, "bank_a", [(E1, "A-1", 1e6)])
     app.ingest([listing(E1, "2025-05")])

@@ -9,12 +9,12 @@ from collections import defaultdict
 
 import pytest
 
-from alerts.watchlist import parse_watchlist_csv
 from bench.heldout import baseline, evidence, generate, identity, months, replay, score
 from bench.heldout.baseline import SIGNAL, naive_alerts
 from bench.heldout.months import parse_month
 from bench.heldout.replay import FeedOrderError, FeedState, arrival_months
 from bench.heldout.score import Alert, FirmInfo, ScoreInputError, Span, load_alerts
+from monitor.watchlist_csv import parse_watchlist_csv
 from streams.contract import validate
 from streams.records import Event
 

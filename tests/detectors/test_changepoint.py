@@ -13,6 +13,7 @@ import detectors.changepoint as changepoint
 from detectors.changepoint import MODELS, ChangePointEngine, find_changes
 from detectors.costs import CostTrend
 from detectors.exceptions import BadParameter
+from monitor.tcpd import load_tcpd, run_changepoints
 
 
 def matched(truth, found, margin):
@@ -325,8 +326,6 @@ def _write_tcpd(path, name, columns):
 
 
 def test_load_tcpd_univariate_multivariate_and_nulls(tmp_path):
-    from monitor.tcpd import load_tcpd
-
     name, values = load_tcpd(_write_tcpd(tmp_path / "a.json", "a", [[1, None, 3.5]]))
     assert name == "a" and values.shape == (3,) and np.isnan(values[1]) and values[2] == 3.5
     name, values = load_tcpd(_write_tcpd(tmp_path / "b.json", "b", [[1, 2, 3], [4, None, 6]]))
@@ -341,8 +340,6 @@ def test_load_tcpd_univariate_multivariate_and_nulls(tmp_path):
 
 
 def test_run_changepoints_on_files_and_directories(tmp_path):
-    from monitor.tcpd import run_changepoints
-
     shift = [None if math.isnan(v) else v for v in step(40, 25, 6.0, seed=5)]
     shift[3] = None
     _write_tcpd(tmp_path / "shift.json", "shift", [shift])

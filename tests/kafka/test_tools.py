@@ -18,9 +18,10 @@ from click.testing import CliRunner, Result
 
 from monitor.cli import cli
 from monitor.cli_kafka import EXIT_BAD_INPUT, EXIT_KAFKA, register
+from monitor.config import ConfigError, load_config
 from streams.broker import BrokerError, TansuBroker, find_tansu_binary, free_port, kafka_ping
 from streams.contract import validate
-from streams.kafka_config import KafkaConfigError, KafkaSettings, load_kafka_settings
+from streams.kafka_config import KafkaConfigError, KafkaSettings
 from streams.kafka_tools import (
     DLQ_DETAIL_HEADER,
     DLQ_REASON_HEADER,
@@ -87,14 +88,14 @@ def test_settings_from_file_and_environment(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[global]\nstore = "sqlite:///x.db"\n[kafka]\nbootstrap = "k1:9092"\npartitions = 6\n'
                     'timeout_seconds = 5\n', encoding="utf-8")
-    s = load_kafka_settings(path, environ={})
+    s = load_config(path, environ={}).kafka
     assert (s.bootstrap, s.partitions, s.timeout_seconds, s.dlq_topic) == ("k1:9092", 6, 5.0, "loanwatch.dlq")
-    assert load_kafka_settings(path, environ={"LOANWATCH_KAFKA_BOOTSTRAP": "k2:9093,k3:9093"}).bootstrap_servers \
+    assert load_config(path, environ={"LOANWATCH_KAFKA_BOOTSTRAP": "k2:9093,k3:9093"}).kafka.bootstrap_servers \
         == ["k2:9093", "k3:9093"]
-    with pytest.raises(KafkaConfigError, match=r"\$LOANWATCH_KAFKA_BOOTSTRAP: 'nope' is not host:port"):
-        load_kafka_settings(path, environ={"LOANWATCH_KAFKA_BOOTSTRAP": "nope"})
+    with pytest.raises(ConfigError, match=r"\$LOANWATCH_KAFKA_BOOTSTRAP: 'nope' is not host:port"):
+        load_config(path, environ={"LOANWATCH_KAFKA_BOOTSTRAP": "nope"})
     (tmp_path / "none.toml").write_text("", encoding="utf-8")
-    assert load_kafka_settings(tmp_path / "none.toml", environ={}) == KafkaSettings()
+    assert load_config(tmp_path / "none.toml", environ={}).kafka == KafkaSettings()
 
 
 # -- the broker launcher -------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_every_bank_gets_the_alerts_topic_whatever_its_routes():
     out = with_alerts_topic(cfg, "lw.alerts")
     from detectors.severity import Severity
 
-    plain, routed = (b.policy for b in out.banks)
+    plain, routed = out.banks
     assert plain.receivers[kafka_channel.RECEIVER] == "lwkafka://lw.alerts"
     assert set(plain.route(Severity.MEDIUM, "headcount_drop").now) == {"channel-1", kafka_channel.RECEIVER}
     assert routed.route(Severity.CRITICAL, "headcount_drop").now == (kafka_channel.RECEIVER, "ops")

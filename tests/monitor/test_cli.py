@@ -59,6 +59,23 @@ def test_bad_config_is_refused_with_the_key(tmp_path, body, message):
     assert message in result.output
 
 
+def test_config_check_reports_every_problem_at_once_and_every_command_refuses_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[global]\nbatch_size = "big"\n[kafka]\npartitions = 0\nbootstrap = "nohost"\n'
+                    '[[banks]]\nid = "a"\nlocale = "fr"\nchannels = ["nosuchscheme://x"]\n', encoding="utf-8")
+    problems = ["global.batch_size: expected int, got str 'big'", "kafka.partitions: must be >= 1, got 0",
+                "kafka.bootstrap: 'nohost' is not host:port", "banks[a].locale: 'fr' is not supported",
+                "banks[a].channels[0]: "]
+    for command in (["config", "check"], ["alerts"], ["topics", "create"]):
+        result = run(path, *command, ok=False)
+        assert result.exit_code == 1, command
+        lines = result.stderr.splitlines()
+        for problem in problems:
+            assert sum(line.startswith(problem) for line in lines) == 1, (problem, lines)
+        assert lines[-1] == f"Error: {path}: 5 problems (listed above); nothing was loaded"
+        assert "Traceback" not in result.output
+
+
 def test_watchlist_import_is_all_or_nothing(config, tmp_path):
     good = watchlist_csv([(HEALTHY, "A-1", 1e6), (SLIDING, "A-2", 2e6)])
     bad = good + f"{HEALTHY[:-1]}0,A-3,100,2027-01-01,王,x\n{SLIDING},A-4,-5,2027-13-01,王,y\n"

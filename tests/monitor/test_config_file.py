@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 from monitor.config import load_config, parse_config
+from streams.kafka_config import KafkaSettings
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 
@@ -23,3 +24,10 @@ def test_commented_detector_examples_are_valid_settings():
     raw = tomllib.loads(uncommented)
     assert len(raw["detectors"]) >= 5
     parse_config(raw)  # raises ConfigError naming the key if an example went stale
+
+
+def test_commented_kafka_example_is_valid_and_shows_the_defaults():
+    text = CONFIG.read_text(encoding="utf-8")
+    block = text[text.index("# [kafka]"):]
+    raw = tomllib.loads("\n".join(line[2:] for line in block.splitlines() if line.startswith("# ")))
+    assert parse_config(raw, environ={}).kafka == KafkaSettings()

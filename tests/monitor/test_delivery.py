@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
@@ -103,8 +104,6 @@ def test_channel_that_never_comes_back_is_marked_failed_and_shown(sqlite_url, ht
 
 def test_two_senders_sharing_a_store_send_each_message_once(store_url, http_receiver):
     """Two daemons (or two workers) on one store: every delivery is claimed by exactly one."""
-    import threading
-
     clock = Clock()
     url = f"lwhook://127.0.0.1:{http_receiver.port}/hook"
     first = app_with(store_url, [url], clock)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from alerts.watchlist import add_entries, parse_watchlist_csv
+import monitor.pipeline as pipeline_module
 from monitor.app import Loanwatch
-from monitor.config import parse_config
-from monitor.pipeline import policies_from_config
+from monitor.config import ConfigError, parse_config
 from store.models import AlertRow, Delivery, DetectionRow, MonthlyRecord, RejectedEvent
+from streams.uscc import complete_uscc
 from tests.monitor.events import HEALTHY, SLIDING, UNWATCHED, headcount_lines, listing_line, watchlist_csv
 
 NOW = datetime(2025, 1, 20, tzinfo=UTC)
@@ -44,9 +44,7 @@ def make_app(url, channels_a=(), channels_b=()):
 
 
 def watch(app, bank, rows):
-    policy = policies_from_config(app.config)[bank]
-    with app.sessions.begin() as s:
-        add_entries(s, policy, parse_watchlist_csv(watchlist_csv(rows)), now=NOW, recent_window=12)
+    app.bank(bank).import_watchlist(watchlist_csv(rows))
 
 
 def items(lines):
@@ -201,8 +199,6 @@ def test_listing_removed_resolves_the_alert_and_the_bank_is_told(store_url):
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("history_months", 12)])
 def test_bad_global_settings_name_the_key(field, value):
-    from monitor.config import ConfigError
-
     with pytest.raises(ConfigError, match=f"global.{field}"):
         parse_config({"global": {field: value}})
 
@@ -243,9 +239,6 @@ def test_backfill_detects_once_at_the_end_with_the_same_outcome(sqlite_url, tmp_
 def test_every_flagged_enterprise_is_examined_at_each_detection_point(sqlite_url, monkeypatch):
     """More enterprises than one detection chunk: all are examined at the first detection point,
     none waits for later batches or the end of the input."""
-    import monitor.pipeline as pipeline_module
-    from streams.uscc import complete_uscc
-
     monkeypatch.setattr(pipeline_module, "DETECT_CHUNK", 3)
     app = make_app(sqlite_url)  # batches of 50 events
     firms = [complete_uscc(f"91440300MA5F3{i:04d}") for i in range(8)]

@@ -18,10 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from alerts.watchlist import add_entries, parse_watchlist_csv
 from monitor.app import Loanwatch
 from monitor.config import parse_config
-from monitor.pipeline import policies_from_config
 from store.models import RejectedEvent
 from streams.wire import storable
 from tests.monitor.events import HEALTHY, SLIDING, headcount_lines, watchlist_csv
@@ -39,9 +37,7 @@ def make_app(url: str) -> Loanwatch:
         "banks": [{"id": "bank_a", "name": "A", "locale": "zh-CN", "min_severity": "medium", "channels": []}],
     })
     app = Loanwatch(cfg, clock=lambda: NOW)
-    policy = policies_from_config(app.config)["bank_a"]
-    with app.sessions.begin() as s:
-        add_entries(s, policy, parse_watchlist_csv(watchlist_csv([(SLIDING, "L1", 1e6)])), now=NOW, recent_window=12)
+    app.bank("bank_a").import_watchlist(watchlist_csv([(SLIDING, "L1", 1e6)]))
     return app
 
 
