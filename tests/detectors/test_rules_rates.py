@@ -37,7 +37,7 @@ def test_consumption_restriction_and_abnormal_operation():
            ev("abnormal_operation", "2024-04", status="listed", reason="unreachable at address")]
     found = {d.signal: d for d in run(evs, ["consumption_restriction", "abnormal_operation_listed"])}
     assert found["consumption_restriction"].severity == Severity.CRITICAL
-    assert found["abnormal_operation_listed"].severity == Severity.MEDIUM
+    assert found["abnormal_operation_listed"].severity == Severity.LOW  # context: the evidence score weighs it
     evs.append(ev("abnormal_operation", "2024-09", status="removed", reason="filed"))
     assert [d.signal for d in run(evs, ["abnormal_operation_listed"])] == []
 
