@@ -132,7 +132,9 @@ class OneOffRule:
     event_type
         Discrete event type read (``tax_arrears``, ``registration_change``).
     severity
-        Severity of a matching event (before ``amount_*`` and ``capital_cut`` grade it).
+        Severity of a matching event (before ``amount_*`` grade it); for ``capital_cut``, the most a cut is
+        graded (a half or more is high, a fifth medium, less low): since the 2024 Company Law many healthy
+        firms cut capital they never paid in, so the default is low, context for the evidence score.
 
     Example
     -------
@@ -181,7 +183,8 @@ class OneOffRule:
             if before <= 0 or after >= before:
                 return None
             cut = 1.0 - after / before
-            return Severity.HIGH if cut >= 0.5 else Severity.MEDIUM if cut >= 0.2 else Severity.LOW
+            graded = Severity.HIGH if cut >= 0.5 else Severity.MEDIUM if cut >= 0.2 else Severity.LOW
+            return min(graded, self.severity)
         amount = float(e.data.get("amount", 0) or 0)
         if self.amount_high is not None and amount >= self.amount_high:
             return max(self.severity, Severity.HIGH)

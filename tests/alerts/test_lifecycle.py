@@ -22,7 +22,7 @@ from streams.uscc import complete_uscc
 RULES = ["dishonest_debtor_listed", "consumption_restriction", "abnormal_operation_listed", "tax_arrears",
          "registered_capital_cut", "legal_representative_change"]
 # Both are context (low) by default since the evidence score weighs them; these tests use them as medium rules.
-MEDIUM_RULES = {"abnormal_operation_listed": {"severity": "medium"}, "registered_capital_cut": {"severity": "medium"}}
+MEDIUM_RULES = {"abnormal_operation_listed": {"severity": "medium"}, "registered_capital_cut": {"severity": "high"}}
 E1, E2, E3 = (complete_uscc(f"91440300MA5F2{i:04d}") for i in range(3))
 
 
