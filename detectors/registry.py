@@ -135,13 +135,14 @@ class DetectorSet:
 
 def build_detectors(settings: Mapping[str, Mapping[str, Any]] | None = None,
                     only: Iterable[str] | None = None, corroboration_months: int = 12) -> DetectorSet:
-    """A new detector set: every catalogue signal (or ``only`` these), with ``settings`` per signal on top."""
+    """A new detector set: every catalogue signal that is on (or ``only`` these, on or off by default), with
+    ``settings`` per signal on top (``enabled`` turns a signal on or off)."""
     settings = settings or {}
     chosen = list(only) if only is not None else list(signal_names())
     dets = {}
     for signal in chosen:
         s = settings.get(signal, {})
-        if s.get("enabled", CATALOGUE[signal].enabled) is False:
+        if s.get("enabled", only is not None or CATALOGUE[signal].enabled) is False:
             continue
         dets[signal] = _make(signal, s)
     standalone = frozenset(s for s in dets if CATALOGUE[s].standalone)

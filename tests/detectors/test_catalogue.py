@@ -16,7 +16,7 @@ from detectors.rate_change import RateChangeDetector
 from detectors.records import History
 from detectors.registry import DetectorSet, build_detectors
 from detectors.rules import ListingRule, OneOffRule
-from detectors.signals import CATALOGUE, Signal, display_name
+from detectors.signals import CATALOGUE, Signal, display_name, signal_names
 from tests.detectors.synthetic import workforce_history
 
 # What monitor/reconcile.py used to infer from the evidence: levels 3 months, rates 2, rules 0.
@@ -48,7 +48,7 @@ def test_defaults_are_immutable_values():
 
 
 def test_no_detector_is_shared_between_detector_sets():
-    a, b = build_detectors(), build_detectors()
+    a, b = build_detectors(only=signal_names()), build_detectors(only=signal_names())
     for name in a.detectors:
         assert a.detectors[name] is not b.detectors[name], name
     assert a.detectors["headcount_drop"].engine is not b.detectors["headcount_drop"].engine

@@ -40,7 +40,7 @@ def run(config, *args, ok=True):
 def test_config_check_lists_what_it_found(config):
     out = run(config, "config", "check").output
     assert "bank bank_a: A (zh-CN), min severity medium, 1 channel(s)" in out
-    assert "mailto://" in out and "departure_rate_rise" in out
+    assert "mailto://" in out and "distress_score" in out
 
 
 @pytest.mark.parametrize("body,message", [
