@@ -70,10 +70,12 @@ def _simulator_dir(n: int, seed: int, out: Path) -> Path:
                 ev["arrival"] = f"{reached}-28"
                 dst.write(json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n")
     os.replace(out / "feed.jsonl", out / "events.jsonl")
-    truth = {"firms": {e.enterprise_id: {"size": e.size, "first": e.first_period,
-                                         "last": e.last_reported_period or pf.end_period}
-                       for e in pf.enterprises}, "span": [pf.start_period, pf.end_period]}
-    (out / "sim_truth.json").write_text(json.dumps(truth))
+    # the held-out layout's truth.json, so the same scorer and baseline read both feeds
+    truth = {"generator": "monitor.simulate", "span": {"start": pf.start_period, "months": len(pf.periods)},
+             "firms": {e.enterprise_id: {"name": e.name, "size": e.size, "first_period": e.first_period,
+                                         "last_period": e.last_reported_period or pf.end_period}
+                       for e in pf.enterprises}}
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
     return out
 
 
@@ -101,12 +103,6 @@ def _profile_events(path: Path, month: str) -> list[str]:
 
 def _portfolio(data: Path) -> tuple[dict[str, tuple[str, str]], dict[str, float], list[tuple[str, str | None]]]:
     """(first and last observed month per firm, size per firm, watchlist rows (id, name))."""
-    sim = data / "sim_truth.json"
-    if sim.exists():
-        t = json.loads(sim.read_text())
-        firms = t["firms"]
-        return ({e: (f["first"], f["last"]) for e, f in firms.items()}, {e: f["size"] for e, f in firms.items()},
-                [(e, None) for e in firms])
     truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))
     firms = truth["firms"]
     rows = firms.items() if isinstance(firms, dict) else ((f["enterprise_id"], f) for f in firms)
