@@ -136,7 +136,7 @@ def test_demo_simulates_runs_and_scores(tmp_path):
                                       "--seed", "3"], obj={})
     assert result.exit_code == 0, result.output
     assert "simulated 80 enterprises" in result.output
-    assert "watched firms that defaulted:" in result.output and "per 100 enterprise-years" in result.output
+    assert "counting from the month the alert was raised" in result.output and "per 100 firm-years" in result.output
     summary = json.loads((out / "demo-summary.json").read_text(encoding="utf-8"))
     assert summary["ingest"]["accepted"] > 5000 and summary["ingest"]["rejected_total"] > 0
     # the demo leaves a config to go on with its own store
