@@ -280,8 +280,9 @@ class EvidenceScore:
         heads_sum = start.sum()
         own_l = left[ok].sum() / heads_sum if heads_sum > 0 else 0.0
         own_j = joined[ok].sum() / heads_sum if heads_sum > 0 else 0.0
-        pl = np.where(np.isnan(pl), np.nanmedian(pl) if np.isfinite(pl).any() else own_l, pl)
-        pj = np.where(np.isnan(pj), np.nanmedian(pj) if np.isfinite(pj).any() else own_j, pj)
+        if np.isnan(pl).any():  # months the peers are too few for: their usual rate, else the firm's own
+            pl = np.where(np.isnan(pl), np.nanmedian(pl) if np.isfinite(pl).any() else own_l, pl)
+            pj = np.where(np.isnan(pj), np.nanmedian(pj) if np.isfinite(pj).any() else own_j, pj)
         el, ej = start * pl, start * pj
         lw, jw = np.where(ok, left, 0.0), np.where(ok, joined, 0.0)
         c_l, c_el = np.cumsum(lw), np.cumsum(el)

@@ -171,7 +171,11 @@ Sums = dict[tuple[str, str, int], np.ndarray]
 
 
 def firm_sums(history: History) -> Sums:
-    """One enterprise's contribution to the peer sums, for every month of its history."""
+    """One enterprise's contribution to the peer sums, for every month of its history.
+
+    Cells are tuples of floats (cheap to build and to compare, since a batch
+    changes few of a firm's cells); ``add_sums`` turns them into arrays.
+    """
     out: Sums = {}
     segments = ("",) if not (seg := segment_of(history)) else ("", seg)
     heads = history.monthly.get("headcount")
@@ -181,59 +185,66 @@ def firm_sums(history: History) -> Sums:
         v = heads.values
         insured, joined, left = v[:, 0], v[:, 1], v[:, 2]
         start = np.maximum(insured - joined + left, 0.0)
-        prev_pos = {int(i): k for k, i in enumerate(idx.tolist())}
-        for k, t in enumerate(idx.tolist()):
-            cell = np.zeros(len(HC))
-            if start[k] >= 1:
-                cell[0], cell[1], cell[2], cell[3] = 1.0, left[k], joined[k], start[k]
-            p = prev_pos.get(t - 1)
-            if p is not None and start[k] >= 1 and start[p] >= 1:
-                cell[4] = 1.0
-                cell[5] = (left[k] - left[p]) ** 2 - left[k] - left[p]
-                cell[6] = left[k] * left[p]
-                cell[7] = (joined[k] - joined[p]) ** 2 - joined[k] - joined[p]
-                cell[8] = joined[k] * joined[p]
-            band_at[t] = size_band(start[k])
-            for s in segments:
-                out[(s, "hc", t)] = cell
-            fm = np.zeros(len(SIZE_BANDS) + 1)
-            fm[band_at[t]] = 1.0
-            out[("", "fm", t)] = fm
+        ok = start >= 1
+        m = np.zeros((len(idx), len(HC)))
+        m[:, 0], m[:, 1], m[:, 2], m[:, 3] = ok, left * ok, joined * ok, start * ok
+        pair = np.zeros(len(idx), dtype=bool)
+        pair[1:] = (np.diff(idx) == 1) & ok[1:] & ok[:-1]
+        lp, jp = np.roll(left, 1), np.roll(joined, 1)
+        m[:, 4] = pair
+        m[:, 5] = np.where(pair, (left - lp) ** 2 - left - lp, 0.0)
+        m[:, 6] = np.where(pair, left * lp, 0.0)
+        m[:, 7] = np.where(pair, (joined - jp) ** 2 - joined - jp, 0.0)
+        m[:, 8] = np.where(pair, joined * jp, 0.0)
+        bands = np.searchsorted(np.asarray(SIZE_BANDS), start, side="right")
+        months = idx.tolist()
+        rows = [tuple(r) for r in m.tolist()]
+        for s_ in segments:
+            out.update({(s_, "hc", t): r for t, r in zip(months, rows)})
+        width = len(SIZE_BANDS) + 1
+        for t, b in zip(months, bands.tolist()):
+            band_at[t] = b
+            out[("", "fm", t)] = _ONE_HOT[width][b]
     for kind in USAGE_KINDS:
         table = history.monthly.get(f"utility.{kind}")
         if table is None or len(table) == 0:
             continue
+        idx = table.index
         amount = table.values[:, 0]
-        pos = {int(i): k for k, i in enumerate(table.index.tolist())}
-        for k, t in enumerate(table.index.tolist()):
-            if amount[k] <= 0:
+        pos_ok = amount > 0
+        logs = np.log(np.where(pos_ok, amount, 1.0))
+        m = np.zeros((len(idx), len(_U)))
+        for lag, (cn, cs, csq) in ((1, (0, 1, 2)), (2, (3, None, 4))):
+            if len(idx) <= lag:
                 continue
-            cell = np.zeros(len(_U))
-            for lag, (cn, cs, csq) in ((1, (0, 1, 2)), (2, (3, None, 4))):
-                p = pos.get(t - lag)
-                if p is None or amount[p] <= 0:
-                    continue
-                d = min(max(math.log(amount[k] / amount[p]), -_CLIP), _CLIP)
-                cell[cn] = 1.0
-                if cs is not None:
-                    cell[cs] = d
-                cell[csq] = d * d
-            if cell[0] or cell[3]:
-                for s in segments:
-                    out[(s, f"u.{kind}", t)] = cell
+            j = np.searchsorted(idx, idx - lag)
+            jj = np.minimum(j, len(idx) - 1)
+            has = (idx[jj] == idx - lag) & pos_ok & pos_ok[jj]
+            d = np.clip(logs - logs[jj], -_CLIP, _CLIP)
+            m[:, cn] = has
+            if cs is not None:
+                m[:, cs] = np.where(has, d, 0.0)
+            m[:, csq] = np.where(has, d * d, 0.0)
+        keep = (m[:, 0] > 0) | (m[:, 3] > 0)
+        rows = [tuple(r) for r in m[keep].tolist()]
+        months = idx[keep].tolist()
+        for s_ in segments:
+            out.update({(s_, f"u.{kind}", t): r for t, r in zip(months, rows)})
     # A firm in trouble collects many events of a class; counting one per class and year keeps the
     # base rate what befalls a typical firm, not what the few sliding ones pile up.
     last_counted: dict[str, int] = {}
+    events: dict[tuple[str, str, int], list[float]] = {}
     for t, cls in classified_events(history):
         if t - last_counted.get(cls, -10**6) < 12:
             continue
         last_counted[cls] = t
-        key = ("", f"ev.{cls}", t)
-        cell = out.get(key)
-        if cell is None:
-            cell = out[key] = np.zeros(len(SIZE_BANDS) + 1)
+        cell = events.setdefault(("", f"ev.{cls}", t), [0.0] * (len(SIZE_BANDS) + 1))
         cell[band_at.get(t, _nearest_band(band_at, t))] += 1.0
+    out.update({k: tuple(v) for k, v in events.items()})
     return out
+
+
+_ONE_HOT = {w: [tuple(1.0 if i == b else 0.0 for i in range(w)) for b in range(w)] for w in (len(SIZE_BANDS) + 1,)}
 
 
 def _nearest_band(band_at: Mapping[int, int], t: int) -> int:
@@ -243,14 +254,14 @@ def _nearest_band(band_at: Mapping[int, int], t: int) -> int:
     return band_at[nearest]
 
 
-def add_sums(total: Sums, part: Mapping[tuple[str, str, int], np.ndarray], sign: float = 1.0) -> None:
+def add_sums(total: Sums, part: Mapping[tuple[str, str, int], np.ndarray | tuple], sign: float = 1.0) -> None:
     """``total += sign * part``, in place; cells that fall to zero are dropped."""
     for key, cell in part.items():
         cur = total.get(key)
         if cur is None:
-            total[key] = sign * cell
+            total[key] = sign * np.asarray(cell, dtype=float)
         else:
-            cur = cur + sign * cell
+            cur = cur + sign * np.asarray(cell, dtype=float)
             if not np.any(np.abs(cur) > 1e-9):
                 del total[key]
             else:
@@ -263,11 +274,11 @@ def diff_sums(before: Sums, after: Sums) -> Sums:
     for key in before.keys() | after.keys():
         a, b = after.get(key), before.get(key)
         if a is None:
-            out[key] = -b
+            out[key] = -np.asarray(b, dtype=float)
         elif b is None:
-            out[key] = a
-        elif not np.array_equal(a, b):
-            out[key] = a - b
+            out[key] = np.asarray(a, dtype=float)
+        elif (a != b) if isinstance(a, tuple) and isinstance(b, tuple) else not np.array_equal(a, b):
+            out[key] = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     return out
 
 
