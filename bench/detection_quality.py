@@ -51,6 +51,13 @@ from monitor.config import parse_config  # noqa: E402
 from monitor.evaluate import AlertRecord, read_outcomes, score  # noqa: E402
 from monitor.simulate import simulate, write_portfolio  # noqa: E402
 
+# The detector set before the evidence score (December 2026): the single-signal detectors on, the score off.
+# (Abnormal-operation listings and capital cuts were medium then; they are low now, so this is a lower bound
+# on the previous set's false alerts.)
+PREVIOUS_ON = ("headcount_drop", "departure_rate_rise", "workforce_attrition", "electricity_drop", "water_drop",
+               "gas_drop", "housing_fund_drop", "lawsuit_surge", "penalty_surge")
+PREVIOUS_OFF = ("distress_score",)
+
 
 def _simulator_dir(n: int, seed: int, out: Path) -> Path:
     """Write the simulator's portfolio in the held-out layout: every line gets the month it arrived in."""
@@ -115,11 +122,14 @@ def _portfolio(data: Path) -> tuple[dict[str, tuple[str, str]], dict[str, float]
 
 
 def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | None]], threshold: float | None,
-            min_severity: str, disabled: tuple[str, ...] = ()) -> tuple[list[AlertRecord], Counter, int, float, float]:
+            min_severity: str, disabled: tuple[str, ...] = (),
+            enabled: tuple[str, ...] = ()) -> tuple[list[AlertRecord], Counter, int, float, float]:
     """One replay through a fresh daemon: the alerts raised, with the arrival month they were raised in."""
     detectors: dict = {"distress_score": {"threshold": threshold}} if threshold is not None else {}
     for name in disabled:
         detectors.setdefault(name, {})["enabled"] = False
+    for name in enabled:
+        detectors.setdefault(name, {})["enabled"] = True
     raised: list[AlertRecord] = []
     kinds: Counter = Counter()
     now_month = [""]
@@ -148,17 +158,18 @@ def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | No
 
 
 def evaluate(data: Path, *, thresholds: list[float | None], min_severity: str = "medium",
-             lead: int = 3, disabled: tuple[str, ...] = (), profiles: bool = True) -> dict:
+             lead: int = 3, disabled: tuple[str, ...] = (), enabled: tuple[str, ...] = (),
+             profiles: bool = True) -> dict:
     outcomes = read_outcomes(data / "outcomes.csv")
     span, sizes, watch = _portfolio(data)
     months = list(_months(data, profiles))
     runs = []
     for h in thresholds:
-        raised, kinds, accepted, elapsed, cpu = _replay(months, watch, h, min_severity, disabled)
+        raised, kinds, accepted, elapsed, cpu = _replay(months, watch, h, min_severity, disabled, enabled)
         card = score(raised, outcomes, span, lead_months=lead, sizes=sizes)
         false_by_signal = Counter(a.signal for a in {(a.enterprise_id, a.signal, a.change_period): a
                                                      for a in raised if a.enterprise_id not in outcomes}.values())
-        runs.append({"threshold": h, "disabled": list(disabled), "events": accepted, "seconds": round(elapsed, 1),
+        runs.append({"threshold": h, "disabled": list(disabled), "enabled": list(enabled), "events": accepted, "seconds": round(elapsed, 1),
                      "cpu_seconds": round(cpu, 1), "score": card.to_dict(), "alert_changes": dict(kinds),
                      "false_by_signal": dict(false_by_signal.most_common())})
     return {"data": str(data), "runs": runs, "naive_baseline": naive.curve(data, min_lead=lead),
@@ -186,6 +197,9 @@ def main() -> None:
     ap.add_argument("--lead", type=int, default=3)
     ap.add_argument("--no-profiles", action="store_true", help="do not feed profiles.jsonl as enterprise_profile events")
     ap.add_argument("--disable", action="append", default=[], help="switch a signal off (repeatable)")
+    ap.add_argument("--enable", action="append", default=[], help="switch a signal on (repeatable)")
+    ap.add_argument("--previous", action="store_true",
+                    help="the detectors as they were before the evidence score (for comparison)")
     ap.add_argument("--json", type=Path, help="write every figure to this file")
     args = ap.parse_args()
     if not args.simulator and args.data is None:
@@ -195,7 +209,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or _simulator_dir(args.enterprises, args.seed, Path(tmp))
         result = evaluate(data, thresholds=args.threshold or [None], min_severity=args.min_severity, lead=args.lead,
-                          disabled=tuple(args.disable), profiles=not args.no_profiles)
+                          disabled=tuple(args.disable) + (PREVIOUS_OFF if args.previous else ()),
+                          enabled=tuple(args.enable) + (PREVIOUS_ON if args.previous else ()),
+                          profiles=not args.no_profiles)
     if args.simulator:
         result["data"] = f"simulator seed {args.seed}, {args.enterprises} firms"
     for run in result["runs"]:

@@ -75,7 +75,7 @@ class Signal:
     Example
     -------
     >>> s = Signal("lawsuit_surge", "litigation", "被诉案件增多", "More lawsuits against the company",
-    ...            RateChangeDetector, {"event_type": "lawsuit", "role": "defendant", "key_field": "case_no"}, enabled=False)
+    ...            RateChangeDetector, {"event_type": "lawsuit", "role": "defendant", "key_field": "case_no"})
     >>> d = s.build()
     >>> d.signal, d.family, d.same_change_months, s.display_name("zh-CN")
     ('lawsuit_surge', 'litigation', 2, '被诉案件增多')
@@ -136,7 +136,8 @@ CATALOGUE: dict[str, Signal] = {s.name: s for s in (
            dict(metrics=("hf_coverage",), ratios=(0.9,), strength_steps=(6.0, 8.0, 11.0, 16.0),
                 severity_steps=(0.05, 0.1, 0.2, 0.4), baseline_points=24, min_baseline=9), enabled=False),
     Signal("lawsuit_surge", "litigation", "被诉案件增多", "More lawsuits against the company", RateChangeDetector,
-           dict(event_type="lawsuit", role="defendant", key_field="case_no", severity_counts=(3, 4, 5, 8))),
+           dict(event_type="lawsuit", role="defendant", key_field="case_no", severity_counts=(3, 4, 5, 8)),
+           enabled=False),
     Signal("penalty_surge", "administrative", "行政处罚增多", "More administrative penalties", RateChangeDetector,
            dict(event_type="penalty", key_field="decision_no", severity_counts=(3, 5, 8, 12)), enabled=False),
     Signal("dishonest_debtor_listed", "litigation", "列入失信被执行人", "Listed as a dishonest judgment debtor",
