@@ -20,10 +20,13 @@ Feeds:
   (events.jsonl with arrival dates, outcomes.csv, truth.json), written
   independently of Loanwatch; tuning seeds 1 and 2, held-out seeds 7 and 8.
 
-``--threshold H`` (repeatable) overrides the evidence score's threshold to
-draw the trade-off curve; ``--json FILE`` writes every figure.
+``--budget B`` (repeatable) sets the evidence score's false-alert budget
+(per 100 healthy firm-years, from which the daemon calibrates its threshold
+on the portfolio itself), one replay each: that draws the trade-off curve.
+``--previous`` runs the detectors as they were before the score, for
+comparison. ``--json FILE`` writes every figure.
 
-Usage: python bench/detection_quality.py --data /tmp/ho7 [--threshold 5 --threshold 6]
+Usage: python bench/detection_quality.py --data /tmp/ho7 [--budget 1 --budget 2 --budget 4]
        python bench/detection_quality.py --simulator --enterprises 2000 --seed 23
 """
 
@@ -121,11 +124,11 @@ def _portfolio(data: Path) -> tuple[dict[str, tuple[str, str]], dict[str, float]
     return span, size, watch
 
 
-def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | None]], threshold: float | None,
+def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | None]], budget: float | None,
             min_severity: str, disabled: tuple[str, ...] = (),
             enabled: tuple[str, ...] = ()) -> tuple[list[AlertRecord], Counter, int, float, float]:
     """One replay through a fresh daemon: the alerts raised, with the arrival month they were raised in."""
-    detectors: dict = {"distress_score": {"threshold": threshold}} if threshold is not None else {}
+    detectors: dict = {"distress_score": {"false_alert_budget": budget}} if budget is not None else {}
     for name in disabled:
         detectors.setdefault(name, {})["enabled"] = False
     for name in enabled:
@@ -157,19 +160,19 @@ def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | No
     return raised, kinds, accepted, elapsed, cpu
 
 
-def evaluate(data: Path, *, thresholds: list[float | None], min_severity: str = "medium",
+def evaluate(data: Path, *, budgets: list[float | None], min_severity: str = "medium",
              lead: int = 3, disabled: tuple[str, ...] = (), enabled: tuple[str, ...] = (),
              profiles: bool = True) -> dict:
     outcomes = read_outcomes(data / "outcomes.csv")
     span, sizes, watch = _portfolio(data)
     months = list(_months(data, profiles))
     runs = []
-    for h in thresholds:
+    for h in budgets:
         raised, kinds, accepted, elapsed, cpu = _replay(months, watch, h, min_severity, disabled, enabled)
         card = score(raised, outcomes, span, lead_months=lead, sizes=sizes)
         false_by_signal = Counter(a.signal for a in {(a.enterprise_id, a.signal, a.change_period): a
                                                      for a in raised if a.enterprise_id not in outcomes}.values())
-        runs.append({"threshold": h, "disabled": list(disabled), "enabled": list(enabled), "events": accepted, "seconds": round(elapsed, 1),
+        runs.append({"budget": h, "disabled": list(disabled), "enabled": list(enabled), "events": accepted, "seconds": round(elapsed, 1),
                      "cpu_seconds": round(cpu, 1), "score": card.to_dict(), "alert_changes": dict(kinds),
                      "false_by_signal": dict(false_by_signal.most_common())})
     return {"data": str(data), "runs": runs, "naive_baseline": naive.curve(data, min_lead=lead),
@@ -178,7 +181,9 @@ def evaluate(data: Path, *, thresholds: list[float | None], min_severity: str = 
 
 def _line(run: dict) -> str:
     s = run["score"]
-    return (f"threshold {run['threshold'] if run['threshold'] is not None else 'default'}: "
+    label = "previous detectors" if "distress_score" in run["disabled"] else (
+        f"budget {run['budget'] if run['budget'] is not None else 'default (2)'}")
+    return (f"{label}: "
             f"{s['alerted_at_least_lead_before']}/{s['defaults']} = {100 * s['early_share']:.1f} % warned >= "
             f"{s['lead_required_months']} months ahead at raise time (median lead {s['median_lead_months']}; "
             f"hindsight {100 * s['hindsight']['early_share']:.1f} %), "
@@ -192,7 +197,8 @@ def main() -> None:
     ap.add_argument("--simulator", action="store_true", help="use Loanwatch's own simulator instead")
     ap.add_argument("--enterprises", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=23)
-    ap.add_argument("--threshold", type=float, action="append", help="evidence score threshold (repeatable)")
+    ap.add_argument("--budget", type=float, action="append",
+                    help="false alerts per 100 healthy firm-years the score is calibrated for (repeatable)")
     ap.add_argument("--min-severity", default="medium")
     ap.add_argument("--lead", type=int, default=3)
     ap.add_argument("--no-profiles", action="store_true", help="do not feed profiles.jsonl as enterprise_profile events")
@@ -208,7 +214,7 @@ def main() -> None:
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or _simulator_dir(args.enterprises, args.seed, Path(tmp))
-        result = evaluate(data, thresholds=args.threshold or [None], min_severity=args.min_severity, lead=args.lead,
+        result = evaluate(data, budgets=args.budget or [None], min_severity=args.min_severity, lead=args.lead,
                           disabled=tuple(args.disable) + (PREVIOUS_OFF if args.previous else ()),
                           enabled=tuple(args.enable) + (PREVIOUS_ON if args.previous else ()),
                           profiles=not args.no_profiles)
