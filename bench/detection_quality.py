@@ -126,7 +126,7 @@ def _portfolio(data: Path) -> tuple[dict[str, tuple[str, str]], dict[str, float]
 
 def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | None]], budget: float | None,
             min_severity: str, disabled: tuple[str, ...] = (),
-            enabled: tuple[str, ...] = ()) -> tuple[list[AlertRecord], Counter, int, float, float]:
+            enabled: tuple[str, ...] = ()) -> tuple[list[AlertRecord], Counter, int, float, float, tuple[float, str] | None]:
     """One replay through a fresh daemon: the alerts raised, with the arrival month they were raised in."""
     detectors: dict = {"distress_score": {"false_alert_budget": budget}} if budget is not None else {}
     for name in disabled:
@@ -156,8 +156,11 @@ def _replay(months: list[tuple[str, list[str]]], watch: list[tuple[str, str | No
             now_month[0] = month
             accepted += app.ingest([(None, ln) for ln in lines], detect_every=0).accepted
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        score_detector = app.pipeline.detectors.detectors.get("distress_score")
+        threshold = (score_detector.effective_threshold(app.pipeline.peers.baseline())
+                     if score_detector is not None else None)
         app.close()
-    return raised, kinds, accepted, elapsed, cpu
+    return raised, kinds, accepted, elapsed, cpu, threshold
 
 
 def evaluate(data: Path, *, budgets: list[float | None], min_severity: str = "medium",
@@ -168,11 +171,11 @@ def evaluate(data: Path, *, budgets: list[float | None], min_severity: str = "me
     months = list(_months(data, profiles))
     runs = []
     for h in budgets:
-        raised, kinds, accepted, elapsed, cpu = _replay(months, watch, h, min_severity, disabled, enabled)
+        raised, kinds, accepted, elapsed, cpu, threshold = _replay(months, watch, h, min_severity, disabled, enabled)
         card = score(raised, outcomes, span, lead_months=lead, sizes=sizes)
         false_by_signal = Counter(a.signal for a in {(a.enterprise_id, a.signal, a.change_period): a
                                                      for a in raised if a.enterprise_id not in outcomes}.values())
-        runs.append({"budget": h, "disabled": list(disabled), "enabled": list(enabled), "events": accepted, "seconds": round(elapsed, 1),
+        runs.append({"budget": h, "final_threshold": threshold, "disabled": list(disabled), "enabled": list(enabled), "events": accepted, "seconds": round(elapsed, 1),
                      "cpu_seconds": round(cpu, 1), "score": card.to_dict(), "alert_changes": dict(kinds),
                      "false_by_signal": dict(false_by_signal.most_common())})
     return {"data": str(data), "runs": runs, "naive_baseline": naive.curve(data, min_lead=lead),
@@ -188,7 +191,8 @@ def _line(run: dict) -> str:
             f"{s['lead_required_months']} months ahead at raise time (median lead {s['median_lead_months']}; "
             f"hindsight {100 * s['hindsight']['early_share']:.1f} %), "
             f"{s['false_alerts_per_100_enterprise_years']:.2f} false alerts per 100 healthy firm-years "
-            f"(by year {s['false_alerts_per_100_enterprise_years_by_year']}), recall by size {s['recall_by_size']}")
+            f"(by year {s['false_alerts_per_100_enterprise_years_by_year']}), recall by size {s['recall_by_size']}; "
+            f"threshold at the end {run['final_threshold']}")
 
 
 def main() -> None:
