@@ -15,9 +15,12 @@ its output:
   data accrues and still be the same change (a level shift's start can move
   by a quarter, a rate change's by two months; a rule's never moves), which
   is what keeps an alert's identity stable;
-* ``detect(history, *, shared=None)``: the findings. ``shared`` is one dict
-  per history per run, in which detectors reading the same stream may share
-  arithmetic; a detector that shares nothing ignores it.
+* ``detect(history, *, shared=None, peers=None)``: the findings. ``shared`` is
+  one dict per history per run, in which detectors reading the same stream
+  may share arithmetic; a detector that shares nothing ignores it. ``peers``
+  is what the rest of the portfolio did in the same months
+  (``detectors.peers.PeerBaseline``), for detectors that judge a firm against
+  its peers; the others ignore it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from detectors.exceptions import BadParameter
+from detectors.peers import PeerBaseline
 from detectors.records import Detection, History
 
 __all__ = ["Detector", "checked_identity"]
@@ -46,7 +50,8 @@ class Detector(Protocol):
     @property
     def same_change_months(self) -> int: ...
 
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]: ...
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]: ...
 
 
 def checked_identity(signal: str, family: str) -> tuple[str, str]:

@@ -26,13 +26,17 @@ __all__ = ["corroborate"]
 
 
 def corroborate(found: Sequence[Detection], *, as_of: str | None, families: Mapping[str, str],
-                standalone: Collection[str] = frozenset(), window_months: int = 12,
+                standalone: Collection[str] = frozenset(), aggregate: Collection[str] = frozenset(),
+                window_months: int = 12,
                 min_backing: Severity = Severity.MEDIUM) -> list[Detection]:
     """Adjust severities of the findings that started within ``window_months`` of ``as_of``.
 
     ``families`` maps each signal to its evidence family (a signal missing
     from it is a family of its own); ``standalone`` signals are never lowered.
-    ``DetectorSet.run`` passes what its detectors declare.
+    ``aggregate`` signals (a score built from the other families' evidence)
+    are passed through as they are and back nothing: counting them would
+    count the same evidence twice. ``DetectorSet.run`` passes what its
+    detectors declare.
 
     Only findings whose own severity is at least ``min_backing`` back another:
     a low finding (a small drift, a routine register change) is too weak to
@@ -59,7 +63,8 @@ def corroborate(found: Sequence[Detection], *, as_of: str | None, families: Mapp
     """
     if as_of is None:
         return list(found)
-    recent = [d for d in found if months_between(d.start_period, as_of) <= window_months]
+    recent = [d for d in found if months_between(d.start_period, as_of) <= window_months
+              and d.signal not in aggregate]
     out = []
     for d in found:
         if d not in recent:

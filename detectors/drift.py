@@ -38,6 +38,7 @@ from detectors.exceptions import BadParameter
 from detectors.festival import is_cny_month
 from detectors.online import BinomialStream, GaussianStream, JointCusum, MixtureCusum, PoissonStream
 from detectors.online import mixture as _mixture
+from detectors.peers import PeerBaseline
 from detectors.periods import period_at
 from detectors.records import Detection, Evidence, History
 from detectors.severity import Severity
@@ -288,7 +289,8 @@ class DriftDetector:
         return index, cols
 
     # -- public --------------------------------------------------------------------------
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]:
         """Findings on ``history``; ``shared`` (one dict per history, from ``DetectorSet.run``) lets
         detectors that read the same stream share its baseline arithmetic."""
         cache = {} if shared is None else shared

@@ -21,6 +21,7 @@ from detectors.base import checked_identity
 from detectors.changepoint import ChangePointEngine
 from detectors.exceptions import BadParameter
 from detectors.festival import is_cny_month
+from detectors.peers import PeerBaseline
 from detectors.periods import period_at, period_index
 from detectors.records import Detection, Evidence, History, MonthlySeries
 from detectors.series import METRICS, _values
@@ -165,7 +166,8 @@ class LevelShiftDetector:
         return (METRICS[self.metric],)
 
     # -- public -----------------------------------------------------------------
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]:
         table = history.monthly.get(METRICS[self.metric])
         if table is None or len(table) == 0:
             return []

@@ -14,6 +14,7 @@ import numpy as np
 
 from detectors.base import checked_identity
 from detectors.exceptions import BadParameter
+from detectors.peers import PeerBaseline
 from detectors.periods import add_months, period_index, period_range
 from detectors.records import Detection, DiscreteEvent, Evidence, History
 from detectors.severity import Severity
@@ -142,7 +143,8 @@ class RateChangeDetector:
             chosen.setdefault(key, e)
         return list(chosen.values())
 
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]:
         as_of = history.last_period()
         events = self._events(history)
         if as_of is None or len(events) < self.min_count:

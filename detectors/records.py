@@ -75,6 +75,8 @@ class Evidence:
     # Statistical strength of the finding: the log-likelihood ratio of "changed" against
     # "still the baseline" (quasi-likelihood, so overdispersed counts count for less); None for rules.
     strength: float | None = None
+    # Evidence of each family in a combined score (log-likelihood ratio), e.g. {"workforce": 4.1, "litigation": 2.3}.
+    contributions: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +92,7 @@ class Evidence:
             "corroborated_by": list(self.corroborated_by),
             "base_severity": self.base_severity,
             "strength": self.strength,
+            "contributions": dict(self.contributions),
             "series": {k: list(v) for k, v in self.series.items()},
         }
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from detectors.base import Detector
 from detectors.corroboration import corroborate
+from detectors.peers import PeerBaseline
 from detectors.records import Detection, History
 from detectors.severity import Severity
 from detectors.signals import CATALOGUE, signal_names
@@ -77,6 +78,8 @@ class DetectorSet:
     corroboration_months: int = 12
     corroboration_min_backing: Severity = Severity.MEDIUM
     standalone: frozenset[str] = frozenset()
+    #: scores built from the other findings' evidence (neither backing nor backed)
+    aggregate: frozenset[str] = frozenset()
     _token: object = field(default_factory=object, init=False, repr=False, compare=False)
 
     @property
@@ -93,7 +96,7 @@ class DetectorSet:
         """Per signal, how far a reported change may move and still be the same change (for reconciling)."""
         return {d.signal: d.same_change_months for d in self.detectors.values()}
 
-    def run(self, history: History) -> list[Detection]:
+    def run(self, history: History, *, peers: PeerBaseline | None = None) -> list[Detection]:
         """Every detector's findings on ``history``, corroborated.
 
         A detector that declares the monthly tables it reads (``inputs``) and
@@ -113,32 +116,35 @@ class DetectorSet:
         for signal, det in self.detectors.items():
             inputs = det.inputs
             if inputs is None:
-                out.extend(det.detect(history, shared=shared))
+                out.extend(det.detect(history, shared=shared, peers=peers))
                 continue
             key = tuple(t.fingerprint() if (t := history.monthly.get(k)) is not None else None for k in inputs)
             seen = memo.get(signal)
             if seen is not None and seen[0] == key:
                 out.extend(seen[1])
                 continue
-            found = det.detect(history, shared=shared)
+            found = det.detect(history, shared=shared, peers=peers)
             memo[signal] = (key, tuple(found))
             out.extend(found)
         if self.corroboration_months and out:
             out = corroborate(out, as_of=history.last_period(), families=self.families, standalone=self.standalone,
+                              aggregate=self.aggregate,
                               window_months=self.corroboration_months, min_backing=self.corroboration_min_backing)
         return out
 
 
 def build_detectors(settings: Mapping[str, Mapping[str, Any]] | None = None,
                     only: Iterable[str] | None = None, corroboration_months: int = 12) -> DetectorSet:
-    """A new detector set: every catalogue signal (or ``only`` these), with ``settings`` per signal on top."""
+    """A new detector set: every catalogue signal that is on (or ``only`` these, on or off by default), with
+    ``settings`` per signal on top (``enabled`` turns a signal on or off)."""
     settings = settings or {}
     chosen = list(only) if only is not None else list(signal_names())
     dets = {}
     for signal in chosen:
         s = settings.get(signal, {})
-        if s.get("enabled", True) is False:
+        if s.get("enabled", only is not None or CATALOGUE[signal].enabled) is False:
             continue
         dets[signal] = _make(signal, s)
     standalone = frozenset(s for s in dets if CATALOGUE[s].standalone)
-    return DetectorSet(dets, corroboration_months, standalone=standalone)
+    aggregate = frozenset(s for s in dets if CATALOGUE[s].aggregate)
+    return DetectorSet(dets, corroboration_months, standalone=standalone, aggregate=aggregate)

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from detectors.base import checked_identity
 from detectors.exceptions import BadParameter
+from detectors.peers import PeerBaseline
 from detectors.records import Detection, DiscreteEvent, Evidence, History
 from detectors.severity import Severity
 
@@ -77,7 +78,8 @@ class ListingRule:
         if not isinstance(self.severity, Severity):
             raise BadParameter(f"severity must be a Severity; got {self.severity!r}")
 
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]:
         latest: dict[str, list[DiscreteEvent]] = {}
         for e in sorted(history.discrete, key=lambda e: e.occurred_at):
             if e.type != self.event_type or e.data.get("status") not in (self.on, self.off):
@@ -130,7 +132,9 @@ class OneOffRule:
     event_type
         Discrete event type read (``tax_arrears``, ``registration_change``).
     severity
-        Severity of a matching event (before ``amount_*`` and ``capital_cut`` grade it).
+        Severity of a matching event (before ``amount_*`` grade it); for ``capital_cut``, the most a cut is
+        graded (a half or more is high, a fifth medium, less low): since the 2024 Company Law many healthy
+        firms cut capital they never paid in, so the default is low, context for the evidence score.
 
     Example
     -------
@@ -179,7 +183,8 @@ class OneOffRule:
             if before <= 0 or after >= before:
                 return None
             cut = 1.0 - after / before
-            return Severity.HIGH if cut >= 0.5 else Severity.MEDIUM if cut >= 0.2 else Severity.LOW
+            graded = Severity.HIGH if cut >= 0.5 else Severity.MEDIUM if cut >= 0.2 else Severity.LOW
+            return min(graded, self.severity)
         amount = float(e.data.get("amount", 0) or 0)
         if self.amount_high is not None and amount >= self.amount_high:
             return max(self.severity, Severity.HIGH)
@@ -187,7 +192,8 @@ class OneOffRule:
             return Severity.LOW
         return self.severity
 
-    def detect(self, history: History, *, shared: dict | None = None) -> list[Detection]:
+    def detect(self, history: History, *, shared: dict | None = None,
+               peers: PeerBaseline | None = None) -> list[Detection]:
         by_period: dict[str, list[DiscreteEvent]] = {}
         grades: dict[str, Severity] = {}
         for e in sorted(history.discrete, key=lambda e: e.occurred_at):

@@ -43,6 +43,7 @@ from typing import Any
 
 from detectors.base import Detector
 from detectors.drift import DriftDetector
+from detectors.evidence import EvidenceScore
 from detectors.exceptions import BadParameter
 from detectors.level_shift import LevelShiftDetector
 from detectors.rate_change import RateChangeDetector
@@ -87,6 +88,10 @@ class Signal:
     detector: type
     defaults: Mapping[str, Any] = field(default_factory=dict)
     standalone: bool = False
+    #: Built from the other families' evidence itself: it neither backs other findings nor is backed by them.
+    aggregate: bool = False
+    #: Runs unless config says ``enabled = false``; a signal off by default runs when config says ``true``.
+    enabled: bool = True
 
     def __post_init__(self) -> None:
         for key, value in self.defaults.items():
@@ -109,29 +114,32 @@ _USAGE = dict(ratios=(0.8,), strength_steps=(4.0, 8.0, 12.0, 20.0), severity_ste
 
 #: The catalogue, in the order detectors run and are listed.
 CATALOGUE: dict[str, Signal] = {s.name: s for s in (
+    Signal("distress_score", "enterprise", "多维风险证据累积", "Distress evidence building up", EvidenceScore,
+           dict(threshold=5.0), aggregate=True),
     Signal("headcount_drop", "workforce", "参保人数下降", "Insured headcount falling", LevelShiftDetector,
            dict(metric="insured", direction="down", severity_steps=(0.3, 0.4, 0.55, 0.75), min_absolute_change=3.0,
-                history_months=24, segment_model="constant")),
+                history_months=24, segment_model="constant"), enabled=False),
     Signal("departure_rate_rise", "workforce", "离职率上升", "Departure rate rising", DriftDetector,
            dict(metrics=("departures",), ratios=(2.0,), strength_steps=(8.0, 10.0, 14.0, 20.0),
-                severity_steps=(0.3, 0.5, 1.0, 2.0), baseline_points=24, min_baseline=9)),
+                severity_steps=(0.3, 0.5, 1.0, 2.0), baseline_points=24, min_baseline=9), enabled=False),
     Signal("workforce_attrition", "workforce", "员工流失加剧", "Workforce attrition rising", DriftDetector,
            dict(metrics=("departures", "hires", "hf_coverage"), ratios=(2.0, 0.5, 0.9),
                 strength_steps=(3.0, 4.0, 5.0, 8.0), severity_steps=(0.03, 0.06, 0.12, 0.25),
-                baseline_points=24, min_baseline=9)),
+                baseline_points=24, min_baseline=9), enabled=False),
     Signal("electricity_drop", "utilities", "用电量下降", "Electricity use falling", DriftDetector,
-           dict(metrics=("electricity",), **_USAGE)),
+           dict(metrics=("electricity",), **_USAGE), enabled=False),
     Signal("water_drop", "utilities", "用水量下降", "Water use falling", DriftDetector,
-           dict(metrics=("water",), **_USAGE)),
+           dict(metrics=("water",), **_USAGE), enabled=False),
     Signal("gas_drop", "utilities", "用气量下降", "Gas use falling", DriftDetector,
-           dict(metrics=("gas",), **_USAGE)),
+           dict(metrics=("gas",), **_USAGE), enabled=False),
     Signal("housing_fund_drop", "workforce", "公积金缴存人数下降", "Housing-fund contributors falling", DriftDetector,
            dict(metrics=("hf_coverage",), ratios=(0.9,), strength_steps=(6.0, 8.0, 11.0, 16.0),
-                severity_steps=(0.05, 0.1, 0.2, 0.4), baseline_points=24, min_baseline=9)),
+                severity_steps=(0.05, 0.1, 0.2, 0.4), baseline_points=24, min_baseline=9), enabled=False),
     Signal("lawsuit_surge", "litigation", "被诉案件增多", "More lawsuits against the company", RateChangeDetector,
-           dict(event_type="lawsuit", role="defendant", key_field="case_no", severity_counts=(3, 4, 5, 8))),
+           dict(event_type="lawsuit", role="defendant", key_field="case_no", severity_counts=(3, 4, 5, 8)),
+           enabled=False),
     Signal("penalty_surge", "administrative", "行政处罚增多", "More administrative penalties", RateChangeDetector,
-           dict(event_type="penalty", key_field="decision_no", severity_counts=(3, 5, 8, 12))),
+           dict(event_type="penalty", key_field="decision_no", severity_counts=(3, 5, 8, 12)), enabled=False),
     Signal("dishonest_debtor_listed", "litigation", "列入失信被执行人", "Listed as a dishonest judgment debtor",
            ListingRule, dict(event_type="dishonest_debtor", on="listed", off="removed", key_field="case_no",
                              severity=Severity.CRITICAL), standalone=True),
@@ -140,13 +148,13 @@ CATALOGUE: dict[str, Signal] = {s.name: s for s in (
                 severity=Severity.CRITICAL), standalone=True),
     Signal("abnormal_operation_listed", "administrative", "列入经营异常名录", "Listed for abnormal operation",
            ListingRule, dict(event_type="abnormal_operation", on="listed", off="removed", key_field=None,
-                             severity=Severity.MEDIUM)),
+                             severity=Severity.LOW)),
     Signal("tax_arrears", "administrative", "欠税公告", "Tax arrears announced", OneOffRule,
            dict(event_type="tax_arrears", severity=Severity.HIGH, amount_low=50_000.0, amount_high=1_000_000.0)),
     Signal("legal_representative_change", "registration", "法定代表人变更", "Legal representative changed", OneOffRule,
            dict(event_type="registration_change", severity=Severity.LOW, field="field", value="legal_representative")),
     Signal("registered_capital_cut", "registration", "注册资本减少", "Registered capital reduced", OneOffRule,
-           dict(event_type="registration_change", severity=Severity.MEDIUM, field="field", value="registered_capital",
+           dict(event_type="registration_change", severity=Severity.LOW, field="field", value="registered_capital",
                 capital_cut=True)),
 )}
 

@@ -23,6 +23,7 @@ import click
 from alerts.channels import redact
 from alerts.outbox import DispatchStats
 from detectors.registry import build_detectors
+from detectors.signals import signal_names
 from monitor import cli_alerts, cli_kafka, worker
 from monitor.cli_common import LoanwatchGroup, all_items, config_file, config_of, echo_json, opened
 from monitor.config import default_config_path, load_config
@@ -271,7 +272,11 @@ def config_check(ctx):
     click.echo(f"config {config.path}: OK as TOML and schema")
     click.echo(f"store  {safe_url(config.store)}")
     click.echo(f"spool  {config.spool_dir}")
-    click.echo("signals " + ", ".join(build_detectors(config.detectors).signals))
+    on = build_detectors(config.detectors).signals
+    click.echo("signals " + ", ".join(on))
+    off = [name for name in signal_names() if name not in on]
+    if off:
+        click.echo("off     " + ", ".join(off) + "  (turn one on with [detectors.<signal>] enabled = true)")
     for rule in config.inhibit_rules:
         click.echo(f"inhibit while {' or '.join(rule.source_signals)} is open: alerts up to "
                    f"{rule.target_max_severity.label}")

@@ -99,12 +99,21 @@ def run_demo(config: Config, out_dir: Path, *, enterprises: int, seed: int, echo
     echo(f"events: {stats.accepted} accepted, {stats.duplicates} duplicates, "
          f"{sum(stats.rejected.values())} rejected {dict(stats.rejected)}")
     echo(f"alerts: {dict(stats.alerts)}")
-    echo(f"watched firms that defaulted: {card.defaults}; alerted at least 3 months before default: "
-         f"{card.defaults_alerted_early} ({card.early_share:.0%}); later: {card.defaults_alerted_late}; "
-         f"missed: {len(card.missed)}")
-    echo(f"alerts on watched firms that did not default: {card.false_alerts} over "
-         f"{card.healthy_enterprise_years:.0f} enterprise-years "
-         f"({card.false_per_100_years:.2f} per 100 enterprise-years)")
+    d = card.to_dict()
+    quart = d["lead_quartiles_months"]
+    echo("scorecard against the simulation's outcomes (any bank's alerts on the firms the banks watch):")
+    echo(f"  {card.defaults} watched firms went on to default. {card.defaults_alerted_early} of them "
+         f"({card.early_share:.0%}) were warned at least 3 months before the default month, counting from the "
+         f"month the alert was raised (what a bank could act on); {card.defaults_alerted_late} were warned "
+         f"later, {len(card.missed)} not at all.")
+    if quart:
+        echo(f"  lead at raise time: median {quart[1]:g} months (quartiles {quart[0]:g}-{quart[2]:g}); "
+             f"in hindsight, from the month the alerts say the change began, "
+             f"{card.hindsight_early_share:.0%} were 3 months ahead (what the data showed later, not what "
+             f"the bank was told in time)")
+    echo(f"  false alerts: {card.false_alerts} distinct alerts on watched firms that did not default, over "
+         f"{card.healthy_enterprise_years:.0f} firm-years: {card.false_per_100_years:.2f} per 100 firm-years "
+         f"(the budget the threshold is set for is 2)")
     echo(f"see them again: loanwatch --config {out_dir / 'config.toml'} alerts")
     _write_config(cfg, out_dir / "config.toml")
     echo(f"the daemon can go on with: loanwatch --config {out_dir / 'config.toml'} run")

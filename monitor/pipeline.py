@@ -19,12 +19,15 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from alerts.fanout import AlertChange, fan_out
+from detectors.evidence import STATISTIC
+from detectors.periods import period_index
 from detectors.records import History
 from detectors.registry import DetectorSet, build_detectors
 from detectors.risk import combined_risk
 from detectors.severity import Severity
 from monitor.config import Config
 from monitor.history_cache import HistoryCache
+from monitor.peer_tracker import PeerTracker
 from monitor.reconcile import reconcile
 from store.db import session_factory
 from store.history import (
@@ -107,7 +110,8 @@ class Pipeline:
 
     def __init__(self, config: Config, engine: Engine, *, detectors: DetectorSet | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 on_alert: Callable[[AlertChange], None] | None = None) -> None:
+                 on_alert: Callable[[AlertChange], None] | None = None,
+                 peer_refresh_seconds: float | None = None) -> None:
         self.config = config
         self.engine = engine
         self.sessions = session_factory(engine)
@@ -117,8 +121,11 @@ class Pipeline:
         self.policies = config.policies
         self.on_alert = on_alert
         self.watermark: str | None = None  # latest period seen: event time, not wall time
+        # what the rest of the portfolio did each month; other workers add to it when refresh is set
+        self.peers = PeerTracker(refresh_seconds=peer_refresh_seconds)
         with self.sessions.begin() as s:
             sync_banks(s, config, self.clock())
+            self.peers.load(s)
 
     def reload(self, config: Config) -> None:
         """Swap in a new configuration (SIGHUP); detection state is kept."""
@@ -184,9 +191,12 @@ class Pipeline:
                         self._detect_pending(session, now, result, ids=touched[i:i + DETECT_CHUNK])
                 elif detect:
                     self._detect_pending(session, now, result)
+                self.peers.write(session)
         except Exception:
             self.cache.clear()  # the cache may hold what the rolled-back batch wrote
+            self.peers.rollback()
             raise
+        self.peers.commit()
         self._notify(result)
         return result
 
@@ -199,9 +209,12 @@ class Pipeline:
             try:
                 with self.sessions.begin() as session:
                     n = self._detect_pending(session, now, chunk)
+                    self.peers.write(session)
             except Exception:
                 self.cache.clear()
+                self.peers.rollback()
                 raise
+            self.peers.commit()
             self._notify(chunk)
             result.alerts.extend(chunk.alerts)
             result.detections_changed += chunk.detections_changed
@@ -234,8 +247,11 @@ class Pipeline:
             return []
         touched = sorted({e.enterprise_id for e in fresh})
         self._warm_cache(session, touched)
+        before = {eid: self.peers.contribution(h) for eid in touched if (h := self.cache.peek(eid)) is not None}
         write_events(session, fresh, now)
         self._update_cache(fresh)
+        self.peers.record(before, (h for eid in before if (h := self.cache.peek(eid)) is not None),
+                          missing=len(before) < len(touched))
         self._advance_watermark(session, fresh)
         mark_pending(session, touched)
         return touched
@@ -313,6 +329,9 @@ class Pipeline:
             return 0
         watermark = session.execute(select(PipelineState.value).where(PipelineState.key == WATERMARK)).scalar()
         self.watermark = watermark
+        self.peers.maybe_refresh(session)
+        if self.peers.stale:
+            self.peers.rebuild(session, lambda chunk: load_histories(session, chunk, self.config.history_months))
         histories = self._histories(session, ids)
         self._detect(session, histories, watermark or "", now, result)
         return len(ids)
@@ -328,9 +347,11 @@ class Pipeline:
         changes: list[Transition] = []
         risks: dict[str, Severity] = {}
         enterprise_rows = []
+        peers = self.peers.baseline()
+        scores = dict(session.execute(select(Enterprise.id, Enterprise.score).where(Enterprise.id.in_(ids))).all())
         tolerance = self.detectors.same_change_months
         for eid, history in histories.items():
-            found = self.detectors.run(history)
+            found = self.detectors.run(history, peers=peers)
             rows = stored.get(eid, [])
             as_of = history.last_period() or watermark
             if found or rows:
@@ -347,11 +368,15 @@ class Pipeline:
                 risk = None
             if risk is not None:
                 risks[eid] = risk
-            enterprise_rows.append({"id": eid, "last_period": as_of, "risk_level": int(risk or 0),
+            score = history.memo.get(STATISTIC)
+            if score is not None and as_of:
+                self.peers.record_score(period_index(as_of), scores.get(eid) or 0.0, score)
+            enterprise_rows.append({"id": eid, "last_period": as_of, "risk_level": int(risk or 0), "score": score,
                                     "pending_detection": False, "updated_at": now})
         stmt = insert_for(session, Enterprise.__table__)
         stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
             "last_period": stmt.excluded.last_period, "risk_level": stmt.excluded.risk_level,
+            "score": stmt.excluded.score,
             "pending_detection": stmt.excluded.pending_detection, "updated_at": stmt.excluded.updated_at})
         session.connection().execute(stmt, enterprise_rows)
         if changes:

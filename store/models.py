@@ -50,6 +50,9 @@ class Enterprise(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     last_period: Mapped[str | None] = mapped_column(PERIOD)
     risk_level: Mapped[int] = mapped_column(Integer, default=0)
+    #: the enterprise's evidence score (``detectors.evidence``) at its last detection: the next detection
+    #: counts the levels it crossed, which is how the portfolio calibrates its own threshold
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
     pending_detection: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime | None]
 
@@ -291,3 +294,26 @@ class PipelineState(Base):
     __tablename__ = "pipeline_state"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class PeerSum(Base):
+    """Additive sums of what the portfolio did per month (``detectors.peers``), one row per cell.
+
+    Every batch adds the difference its events made to the firms it touched, in
+    the batch's transaction, so the sums are as durable as the events and two
+    workers can add to one cell without reading it first.
+    """
+
+    __tablename__ = "peer_sums"
+    segment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tbl: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
+    c0: Mapped[float] = mapped_column(Float, default=0.0)
+    c1: Mapped[float] = mapped_column(Float, default=0.0)
+    c2: Mapped[float] = mapped_column(Float, default=0.0)
+    c3: Mapped[float] = mapped_column(Float, default=0.0)
+    c4: Mapped[float] = mapped_column(Float, default=0.0)
+    c5: Mapped[float] = mapped_column(Float, default=0.0)
+    c6: Mapped[float] = mapped_column(Float, default=0.0)
+    c7: Mapped[float] = mapped_column(Float, default=0.0)
+    c8: Mapped[float] = mapped_column(Float, default=0.0)

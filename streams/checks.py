@@ -14,7 +14,7 @@ import functools
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from streams.exceptions import ContractViolation
@@ -44,12 +44,16 @@ _ENUM = 4  # one of a set of strings
 _OPT_TEXT = 5  # absent, null or a string
 _VALUE = 6  # string or finite number (registration_change before/after)
 _ID = 7  # non-empty string without surrounding whitespace (a case or decision number)
+_DATE = 8  # "YYYY-MM-DD", a real calendar date
+_REGION = 9  # six digits: an administrative division code (GB/T 2260)
 
 _ROLES = ("defendant", "plaintiff", "third_party")
 _STAGES = ("filed", "judgment", "enforcement")
 _LISTED = ("listed", "removed")
 _ISSUED = ("issued", "lifted")
 _KINDS = ("electricity", "water", "gas")
+#: GB/T 4754-2017 industry sections (门类), A agriculture to T international organisations.
+INDUSTRY_SECTIONS = tuple("ABCDEFGHIJKLMNOPQRST")
 _REG_FIELDS = (
     "legal_representative",
     "registered_capital",
@@ -114,7 +118,18 @@ DATA_SPEC: dict[str, tuple[tuple[str, int, tuple[str, ...]], ...]] = {
         ("before", _VALUE, ()),
         ("after", _VALUE, ()),
     ),
+    # every field optional; at least one must be given
+    "enterprise_profile": (
+        ("industry", _ENUM, INDUSTRY_SECTIONS),
+        ("region", _REGION, ()),
+        ("registered_capital", _AMOUNT, ()),
+        ("established", _DATE, ()),
+        ("name", _TEXT, ()),
+    ),
 }
+#: Types whose data fields may each be absent (or null), as long as one is given.
+OPTIONAL_FIELDS = frozenset({"enterprise_profile"})
+_REGION_CODE = re.compile(r"[1-9]\d{5}")
 assert set(DATA_SPEC) == EVENT_TYPES
 
 #: Every valid "YYYY-MM" and its month index (year * 12 + month - 1): one lookup checks a period.
@@ -275,11 +290,15 @@ def _check_data(type_: str, data: dict[str, Any]) -> tuple[str, int] | None:
     compares numbers, not "5000000" against 5e6.
     """
     period: tuple[str, int] | None = None
+    optional = type_ in OPTIONAL_FIELDS
+    if optional and all(data.get(name) is None for name, _, _ in DATA_SPEC[type_]):
+        names = ", ".join(name for name, _, _ in DATA_SPEC[type_])
+        raise ContractViolation("missing_field", f"an {type_} event needs at least one of data.{{{names}}}", "data")
     for name, kind, allowed in DATA_SPEC[type_]:
         value = data.get(name, _MISSING)
         path = "data." + name
-        if value is _MISSING:
-            if kind == _OPT_TEXT:
+        if value is _MISSING or (optional and value is None):
+            if kind == _OPT_TEXT or optional:
                 continue
             raise ContractViolation("missing_field", f"{path} is required for {type_} events", path)
         if kind == _COUNT:
@@ -307,6 +326,22 @@ def _check_data(type_: str, data: dict[str, Any]) -> tuple[str, int] | None:
                 raise ContractViolation(
                     "bad_field_type", f"{path} must be a string if given, got {json_type(value)}", path
                 )
+        elif kind == _DATE:
+            if type(value) is not str:
+                raise ContractViolation("bad_field_type", f"{path} must be a string, got {json_type(value)}", path)
+            try:
+                if len(value) != 10 or value[4] != "-" or value[7] != "-":
+                    raise ValueError(value)
+                date.fromisoformat(value)
+            except ValueError:
+                raise ContractViolation("bad_timestamp", f"{path} must be a date YYYY-MM-DD, got {show(value)}",
+                                        path) from None
+        elif kind == _REGION:
+            if type(value) is not str:
+                raise ContractViolation("bad_field_type", f"{path} must be a string, got {json_type(value)}", path)
+            if not _REGION_CODE.fullmatch(value):
+                raise ContractViolation("bad_enum", f"{path} must be a six-digit division code, got {show(value)}",
+                                        path)
         elif kind == _VALUE:
             tp = type(value)
             if tp is str:

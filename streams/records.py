@@ -41,6 +41,7 @@ DISCRETE_TYPES: frozenset[str] = frozenset(
         "consumption_restriction",
         "abnormal_operation",
         "registration_change",
+        "enterprise_profile",
     }
 )
 EVENT_TYPES: frozenset[str] = MONTHLY_TYPES | DISCRETE_TYPES

@@ -21,6 +21,8 @@ from streams.uscc import complete_uscc
 
 RULES = ["dishonest_debtor_listed", "consumption_restriction", "abnormal_operation_listed", "tax_arrears",
          "registered_capital_cut", "legal_representative_change"]
+# Both are context (low) by default since the evidence score weighs them; these tests use them as medium rules.
+MEDIUM_RULES = {"abnormal_operation_listed": {"severity": "medium"}, "registered_capital_cut": {"severity": "high"}}
 E1, E2, E3 = (complete_uscc(f"91440300MA5F2{i:04d}") for i in range(3))
 
 
@@ -56,7 +58,8 @@ def tax(eid, period, amount, day=10):
 
 def make_app(url: str, banks: list[dict], clock: Clock, **extra) -> Loanwatch:
     cfg = parse_config({"global": {"store": url}, "banks": banks, **extra})
-    return Loanwatch(cfg, clock=clock, detectors=build_detectors(only=RULES, corroboration_months=0))
+    return Loanwatch(cfg, clock=clock, detectors=build_detectors(MEDIUM_RULES, only=RULES,
+                                                                                corroboration_months=0))
 
 
 def watch(app: Loanwatch, bank: str, rows: list[tuple[str, str, float]], due: str | None = "2027-12-31") -> None:
@@ -233,7 +236,8 @@ channels = ["lwhook://127.0.0.1:{http_receiver.port}/a"]
 id = "bank_b"
 name = "B"
 """, encoding="utf-8")
-    app = Loanwatch(load_config(config), detectors=build_detectors(only=RULES, corroboration_months=0))
+    app = Loanwatch(load_config(config), detectors=build_detectors(MEDIUM_RULES, only=RULES,
+                                                                                corroboration_months=0))
     watch(app, "bank_a", [(E1, "A-1", 1e6)])
     app.ingest([listing(E1, "2025-05")])
     app.close()

@@ -9,17 +9,19 @@ import pytest
 
 from detectors.base import Detector
 from detectors.drift import DriftDetector
+from detectors.evidence import EvidenceScore
 from detectors.exceptions import BadParameter
 from detectors.level_shift import LevelShiftDetector
 from detectors.rate_change import RateChangeDetector
 from detectors.records import History
 from detectors.registry import DetectorSet, build_detectors
 from detectors.rules import ListingRule, OneOffRule
-from detectors.signals import CATALOGUE, Signal, display_name
+from detectors.signals import CATALOGUE, Signal, display_name, signal_names
 from tests.detectors.synthetic import workforce_history
 
 # What monitor/reconcile.py used to infer from the evidence: levels 3 months, rates 2, rules 0.
-DECLARED = {LevelShiftDetector: 3, DriftDetector: 3, RateChangeDetector: 2, ListingRule: 0, OneOffRule: 0}
+DECLARED = {LevelShiftDetector: 3, DriftDetector: 3, RateChangeDetector: 2, ListingRule: 0, OneOffRule: 0,
+            EvidenceScore: 3}
 
 
 @pytest.mark.parametrize("name", list(CATALOGUE))
@@ -46,7 +48,7 @@ def test_defaults_are_immutable_values():
 
 
 def test_no_detector_is_shared_between_detector_sets():
-    a, b = build_detectors(), build_detectors()
+    a, b = build_detectors(only=signal_names()), build_detectors(only=signal_names())
     for name in a.detectors:
         assert a.detectors[name] is not b.detectors[name], name
     assert a.detectors["headcount_drop"].engine is not b.detectors["headcount_drop"].engine
@@ -63,7 +65,7 @@ def test_the_set_passes_shared_to_every_detector_and_reads_what_each_declares():
     class Probe:
         signal, family, inputs, same_change_months = "probe", "probing", None, 5
 
-        def detect(self, history, *, shared=None):
+        def detect(self, history, *, shared=None, peers=None):
             calls.append(shared)
             return []
 

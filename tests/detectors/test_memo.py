@@ -6,6 +6,7 @@ import dataclasses
 
 from detectors.records import History, MonthlyTable
 from detectors.registry import build_detectors
+from detectors.signals import signal_names
 from monitor.simulate import iter_events, simulate
 from store.history import apply_event
 from streams.contract import validate
@@ -22,7 +23,7 @@ def _fresh(h: History) -> History:
 
 def test_findings_with_the_memo_equal_findings_without_it_event_by_event():
     """Replay a portfolio one event at a time (corrections included): every run equals a cold run."""
-    ds = build_detectors()
+    ds = build_detectors(only=signal_names())
     pf = simulate(n_enterprises=40, months=30, seed=5)
     histories: dict[str, History] = {}
     runs = reused = found = 0
@@ -45,7 +46,7 @@ def test_findings_with_the_memo_equal_findings_without_it_event_by_event():
 def test_a_new_detector_set_does_not_reuse_another_sets_findings():
     h = History.from_records("91440300MA5FXXXXXM", {"headcount": {
         f"2023-{m:02d}": {"insured": 100, "joined": 2, "left": 2} for m in range(1, 13)}})
-    strict = build_detectors()
+    strict = build_detectors(only=signal_names())
     strict.run(h)
     assert h.memo["detectors"] is strict._token
     loose = dataclasses.replace(strict)

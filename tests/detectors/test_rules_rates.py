@@ -37,7 +37,7 @@ def test_consumption_restriction_and_abnormal_operation():
            ev("abnormal_operation", "2024-04", status="listed", reason="unreachable at address")]
     found = {d.signal: d for d in run(evs, ["consumption_restriction", "abnormal_operation_listed"])}
     assert found["consumption_restriction"].severity == Severity.CRITICAL
-    assert found["abnormal_operation_listed"].severity == Severity.MEDIUM
+    assert found["abnormal_operation_listed"].severity == Severity.LOW  # context: the evidence score weighs it
     evs.append(ev("abnormal_operation", "2024-09", status="removed", reason="filed"))
     assert [d.signal for d in run(evs, ["abnormal_operation_listed"])] == []
 
@@ -59,9 +59,14 @@ def test_registration_changes():
            ev("registration_change", "2024-09", field="registered_capital", before=1000.0, after=2000.0)]
     found = {(d.signal, d.start_period): d.severity for d in
              run(evs, ["legal_representative_change", "registered_capital_cut"])}
-    # a new legal representative is routine on its own; it counts when other evidence agrees
+    # a new legal representative is routine on its own; it counts when other evidence agrees; so is a
+    # capital cut since the 2024 Company Law, unless the operator grades cuts up to high again
     assert found == {("legal_representative_change", "2024-06"): Severity.LOW,
-                     ("registered_capital_cut", "2024-08"): Severity.HIGH}
+                     ("registered_capital_cut", "2024-08"): Severity.LOW}
+    h = History.from_records(EID, {"headcount": {"2024-12": {"insured": 10, "joined": 0, "left": 0}}}, evs)
+    graded = build_detectors({"registered_capital_cut": {"severity": "high"}}, only=["registered_capital_cut"],
+                             corroboration_months=0).run(h)
+    assert [(d.start_period, d.severity) for d in graded] == [("2024-08", Severity.HIGH)]
 
 
 def test_lawsuit_surge_counts_each_case_once_and_only_as_defendant():

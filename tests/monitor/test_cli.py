@@ -40,7 +40,7 @@ def run(config, *args, ok=True):
 def test_config_check_lists_what_it_found(config):
     out = run(config, "config", "check").output
     assert "bank bank_a: A (zh-CN), min severity medium, 1 channel(s)" in out
-    assert "mailto://" in out and "departure_rate_rise" in out
+    assert "mailto://" in out and "distress_score" in out
 
 
 @pytest.mark.parametrize("body,message", [
@@ -136,7 +136,7 @@ def test_demo_simulates_runs_and_scores(tmp_path):
                                       "--seed", "3"], obj={})
     assert result.exit_code == 0, result.output
     assert "simulated 80 enterprises" in result.output
-    assert "watched firms that defaulted:" in result.output and "per 100 enterprise-years" in result.output
+    assert "counting from the month the alert was raised" in result.output and "per 100 firm-years" in result.output
     summary = json.loads((out / "demo-summary.json").read_text(encoding="utf-8"))
     assert summary["ingest"]["accepted"] > 5000 and summary["ingest"]["rejected_total"] > 0
     # the demo leaves a config to go on with its own store

@@ -63,8 +63,9 @@ def make(url: str, **extra) -> Loanwatch:
     cfg = parse_config({"global": {"store": url}, "banks": [
         {"id": "bank_a", "name": "A", "channels": ["json://127.0.0.1:9/a"]},
         {"id": "bank_b", "name": "B", "locale": "en", "channels": ["json://127.0.0.1:9/b"]}], **extra})
-    return Loanwatch(cfg, clock=lambda: NOW, detectors=build_detectors(only=[
-        "dishonest_debtor_listed", "abnormal_operation_listed", "tax_arrears"], corroboration_months=0))
+    return Loanwatch(cfg, clock=lambda: NOW, detectors=build_detectors(
+        {"abnormal_operation_listed": {"severity": "medium"}},  # context (low) by default; a medium rule here
+        only=["dishonest_debtor_listed", "abnormal_operation_listed", "tax_arrears"], corroboration_months=0))
 
 
 def event(eid: str, type_: str, period: str, **data) -> tuple[str, str]:

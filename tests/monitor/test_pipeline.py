@@ -71,7 +71,7 @@ def test_end_to_end_fan_out_identity_and_replay(store_url):
         alerts = s.scalars(select(AlertRow)).all()
         deliveries = s.scalars(select(Delivery)).all()
     sliding_signals = {d.signal for d in dets if d.enterprise_id == SLIDING}
-    assert "departure_rate_rise" in sliding_signals
+    assert "distress_score" in sliding_signals  # the default: the evidence score finds the slide
     assert not [d for d in dets if d.enterprise_id == HEALTHY]
     # detection is per enterprise; the unwatched one is detected but alerts nobody
     assert any(d.enterprise_id == UNWATCHED for d in dets)

@@ -42,6 +42,8 @@ BASE: dict[str, dict[str, Any]] = {
     "consumption_restriction": {"status": "issued", "case_no": "(2024)粤0305执5678号"},
     "abnormal_operation": {"status": "listed", "reason": "通过登记的住所无法联系"},
     "registration_change": {"field": "legal_representative", "before": "张三", "after": "李四"},
+    "enterprise_profile": {"industry": "C", "region": "440305", "registered_capital": 5000000.0,
+                           "established": "2012-05-18", "name": "深圳市南山测试电子有限公司"},
 }
 
 _serial = 0
