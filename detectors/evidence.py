@@ -11,7 +11,9 @@ noise of a healthy firm; together they are not. The score is a CUSUM (Page
   ``join_ratio``, negative binomial, against the firm's own propensity times
   what the rest of the portfolio did that same month (``PeerBaseline``): the
   festival, the economy and a region's shocks move the peers too, and no
-  calendar is needed. The propensity is the firm's ratio of its own flows
+  calendar is needed; and the share of staff paid a housing fund falling
+  below the firm's own (binomial: the first thing a firm short of cash
+  trims). The propensity is the firm's ratio of its own flows
   to the peers' over months older than ``baseline_gap`` (a slide under way
   is not yet part of its own baseline), pulled towards the peers' by
   ``prior_months`` months' worth of evidence, so a 10-person firm is judged
@@ -132,6 +134,9 @@ class EvidenceScore:
         A finding stays while the score is at least this share of ``threshold``.
     leave_ratio, join_ratio
         The slide the workforce term is tuned to: leavers this many times the expected, joiners this share.
+    coverage_ratio, coverage_weight
+        The housing-fund share of staff falling to this share of the firm's own (binomial), and the weight of
+        that term (0: off).
     prior_months
         Months of expected flows the firm's own propensity is pulled towards the peers' with.
     baseline_gap
@@ -195,6 +200,8 @@ class EvidenceScore:
     prior_months: float = 6.0
     baseline_gap: int = 6
     min_baseline: int = 6
+    coverage_ratio: float = 0.9
+    coverage_weight: float = 1.0
     usage_drop: float = 0.25
     usage_weight: float = 0.6
     usage_gap: int = 3
@@ -301,6 +308,8 @@ class EvidenceScore:
         size_l = peers.leave_size if peers is not None else 15.0
         size_j = peers.join_size if peers is not None else 15.0
         term = _nb_llr(lw, mu_l, self.leave_ratio, size_l) + _nb_llr(jw, mu_j, self.join_ratio, size_j)
+        if self.coverage_weight > 0:
+            term = term + self.coverage_weight * self._coverage(history, idx, insured, j)
         ready = ok & (take(c_n.astype(float)) >= self.min_baseline)
         term = np.where(ready, np.clip(term, self.month_floor, self.month_cap), 0.0)
         pos = np.searchsorted(timeline, idx)
@@ -308,6 +317,29 @@ class EvidenceScore:
         detail = {"months": idx, "left": lw, "joined": jw, "start": start, "expected_left": mu_l,
                   "expected_joined": mu_j, "ready": ready}
         return z, detail
+
+    def _coverage(self, history: History, idx: np.ndarray, insured: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Binomial evidence that the share of staff paid a housing fund fell to ``coverage_ratio`` of the firm's
+        own share over its months older than ``baseline_gap`` (the first thing a firm short of cash trims)."""
+        out = np.zeros(len(idx))
+        hf = history.monthly.get("housing_fund")
+        if hf is None or len(hf) == 0:
+            return out
+        pos = np.minimum(np.searchsorted(hf.index, idx), len(hf.index) - 1)
+        have = (hf.index[pos] == idx) & (insured > 0)
+        if not have.any():
+            return out
+        paid = np.where(have, np.minimum(hf.values[pos, 0], insured), 0.0)
+        heads = np.where(have, insured, 0.0)
+        c_paid, c_heads = np.cumsum(paid), np.cumsum(heads)
+        base_paid = np.where(j > 0, c_paid[np.maximum(j - 1, 0)], 0.0)
+        base_heads = np.where(j > 0, c_heads[np.maximum(j - 1, 0)], 0.0)
+        cover = (base_paid + 0.5) / (base_heads + 1.0)
+        ready = have & (base_heads >= 6.0) & (cover > 0.05) & (cover < 0.999)
+        cover = np.clip(cover, 1e-3, 0.999)
+        r = self.coverage_ratio
+        llr = paid * math.log(r) + (heads - paid) * np.log((1.0 - r * cover) / (1.0 - cover))
+        return np.where(ready, llr, 0.0)
 
     def _utilities(self, history: History, timeline: np.ndarray, peers: PeerBaseline | None) -> tuple[np.ndarray, dict]:
         total = np.zeros(len(timeline))
